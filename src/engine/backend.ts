@@ -1,0 +1,61 @@
+import { tf } from '../tf.js';
+import { installWasmKernels } from './wasm-kernels.js';
+
+/** Backends tripletjs knows how to start, fastest first. */
+export type BackendName = 'wasm' | 'cpu';
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** Backend to use; by default the fastest that starts (`wasm`, else `cpu`). */
+  backend?: BackendName;
+  /** Called once with a one-line description of the backend that is active. */
+  announce?: (message: string) => void;
+}
+
+let active: BackendName | undefined;
+
+/**
+ * Starts the TensorFlow.js backend tripletjs runs on and returns its name.
+ *
+ * tfjs silently falls back to `cpu` when wasm fails to initialise; this function checks the
+ * backend that is really active and throws if it is not the one asked for, so a 40× slow-down
+ * never goes unnoticed. With no backend asked for, a failed wasm start is announced, then `cpu`
+ * is used.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
+  const wanted = options.backend ?? (process.env.TRIPLETJS_BACKEND as BackendName | undefined);
+  if (wanted !== undefined && wanted !== 'wasm' && wanted !== 'cpu') {
+    throw new Error(`tripletjs: unknown backend '${String(wanted)}' (expected 'wasm' or 'cpu')`);
+  }
+  const order: BackendName[] = wanted ? [wanted] : ['wasm', 'cpu'];
+  const failures: string[] = [];
+  for (const name of order) {
+    let started = false;
+    try {
+      started = await tf.setBackend(name);
+      await tf.ready();
+    } catch (error) {
+      failures.push(`${name}: ${(error as Error).message}`);
+      continue;
+    }
+    if (!started || tf.getBackend() !== name) {
+      failures.push(`${name}: did not start (active backend is '${tf.getBackend()}')`);
+      continue;
+    }
+    if (name === 'wasm') installWasmKernels();
+    active = name;
+    const detail =
+      name === 'wasm'
+        ? `wasm (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}, own matmul kernel)`
+        : 'cpu (slow reference backend)';
+    const fallback = failures.length > 0 ? ` after a failed start of ${failures.join('; ')}` : '';
+    options.announce?.(`tripletjs: TensorFlow.js backend ${detail}${fallback}`);
+    return name;
+  }
+  throw new Error(`tripletjs: no TensorFlow.js backend could start (${failures.join('; ')})`);
+}
+
+/** The backend started by {@link initBackend}, or undefined before it ran. */
+export function activeBackend(): BackendName | undefined {
+  return active;
+}

@@ -1,0 +1,1 @@
+export { initBackend, activeBackend, type BackendName, type InitBackendOptions } from './backend.js';

@@ -1,0 +1,26 @@
+/**
+ * tripletjs: deep metric learning with the triplet loss, on TensorFlow.js.
+ *
+ * The flow of one training step: embeddings → `distances` (pairwise matrix) → `miners` (index
+ * tuples) → `losses` (per-tuple values) → `reducers` (one scalar) → gradients. `samplers` build
+ * the P × K batches that make mining work.
+ *
+ * @packageDocumentation
+ */
+export { tf } from './tf.js';
+export * as engine from './engine/index.js';
+export * as distances from './distances/index.js';
+export * as losses from './losses/index.js';
+export * as miners from './miners/index.js';
+export * as reducers from './reducers/index.js';
+export * as samplers from './samplers/index.js';
+export { TripletjsInputError } from './common/errors.js';
+export type { LabelsInput } from './common/batch.js';
+export {
+  type TripletIndices,
+  type PairIndices,
+  type Tuples,
+  isTriplets,
+  triplesToPairs,
+  pairsToTriplets,
+} from './common/tuples.js';

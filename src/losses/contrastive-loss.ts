@@ -1,0 +1,69 @@
+import { requireNumber } from '../common/errors.js';
+import { forEachPair } from '../common/label-groups.js';
+import { isTriplets, triplesToPairs, type Tuples } from '../common/tuples.js';
+import type { BaseDistance } from '../distances/base-distance.js';
+import { LpDistance } from '../distances/lp-distance.js';
+import { AvgNonZeroReducer } from '../reducers/avg-non-zero-reducer.js';
+import type { Reducer } from '../reducers/reducer.js';
+import { BaseMetricLoss, PartAccumulator, type LossPart } from './base-metric-loss.js';
+
+/** Options of {@link ContrastiveLoss}. */
+export interface ContrastiveLossOptions {
+  /** Positive pairs farther than this are penalised (default 0). */
+  posMargin?: number;
+  /** Negative pairs closer than this are penalised (default 1). */
+  negMargin?: number;
+  /** Default: Euclidean distance on normalised embeddings. */
+  distance?: BaseDistance;
+  /** Applied to the positive and the negative part separately (default {@link AvgNonZeroReducer}). */
+  reducer?: Reducer;
+}
+
+/**
+ * The contrastive loss (Hadsell, Chopra and LeCun), in pytorch-metric-learning's form:
+ * `max(0, d(a,p) − posMargin)` over positive pairs plus `max(0, negMargin − d(a,n))` over
+ * negative pairs, each part reduced on its own. For similarities the inequalities flip.
+ *
+ * Without tuples it covers every ordered pair of the batch; triplet tuples are split into their
+ * anchor–positive and anchor–negative pairs.
+ */
+export class ContrastiveLoss extends BaseMetricLoss {
+  readonly posMargin: number;
+  readonly negMargin: number;
+
+  constructor({ posMargin = 0, negMargin = 1, distance, reducer }: ContrastiveLossOptions = {}) {
+    super(distance ?? new LpDistance(), reducer ?? new AvgNonZeroReducer());
+    this.posMargin = requireNumber('ContrastiveLoss posMargin', posMargin);
+    this.negMargin = requireNumber('ContrastiveLoss negMargin', negMargin);
+  }
+
+  protected parts(distances: Float32Array, labels: Int32Array, tuples: Tuples | undefined): LossPart[] {
+    const size = labels.length;
+    const positive = new PartAccumulator(size * size);
+    const negative = new PartAccumulator(size * size);
+    // Oriented values are negated similarities: the margins flip with them.
+    const sign = this.distance.isInverted ? -1 : 1;
+    const posThreshold = sign * this.posMargin;
+    const negThreshold = sign * this.negMargin;
+    const visit = (a: number, b: number, sameLabel: boolean): void => {
+      const index = a * size + b;
+      if (sameLabel) {
+        const excess = distances[index]! - posThreshold;
+        positive.add(excess > 0 ? excess : 0);
+        if (excess > 0) positive.gradient[index]! += 1;
+      } else {
+        const shortfall = negThreshold - distances[index]!;
+        negative.add(shortfall > 0 ? shortfall : 0);
+        if (shortfall > 0) negative.gradient[index]! -= 1;
+      }
+    };
+    if (tuples === undefined) {
+      forEachPair(labels, labels, true, visit);
+    } else {
+      const pairs = isTriplets(tuples) ? triplesToPairs(tuples) : tuples;
+      for (let i = 0; i < pairs.a1.length; i++) visit(pairs.a1[i]!, pairs.p[i]!, true);
+      for (let j = 0; j < pairs.a2.length; j++) visit(pairs.a2[j]!, pairs.n[j]!, false);
+    }
+    return [positive, negative];
+  }
+}

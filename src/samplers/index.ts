@@ -1,0 +1,1 @@
+export { PKSampler, type PKSamplerOptions } from './pk-sampler.js';
