@@ -1,4 +1,5 @@
 import { tf } from '../tf.js';
+import { installConvKernels } from './conv-kernels.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type TensorInfo = tf.TensorInfo;
@@ -12,6 +13,10 @@ let installed = false;
  * 46 ms, with `transposeB` 515 ms and with `transposeA` 1,667 ms. Autodiff of every matrix
  * product asks for transposed operands, so without this a backward pass is 10–30× slower.
  * Transposing the operand first costs O(size of that operand).
+ *
+ * Then installs the training kernels of ./conv-kernels.ts: the missing `Conv2DBackpropFilter`,
+ * a faster and correct `MaxPoolGrad`, and faster `Conv2DBackpropInput`, `Sum`, `Mean` and
+ * `Identity`.
  */
 export function installWasmKernels(): void {
   if (installed) return;
@@ -49,5 +54,6 @@ export function installWasmKernels(): void {
   };
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ ...matMul, kernelFunc: wrapped });
+  installConvKernels();
   installed = true;
 }
