@@ -3,17 +3,23 @@
  *
  * The flow of one training step: embeddings → `distances` (pairwise matrix) → `miners` (index
  * tuples) → `losses` (per-tuple values) → `reducers` (one scalar) → gradients. `samplers` build
- * the P × K batches that make mining work.
+ * the P × K batches that make mining work. `data`, `models`, `training` and `evaluation` build a
+ * full training run on real datasets; `gallery` stores embeddings and searches them.
  *
  * @packageDocumentation
  */
-export { tf } from './tf.js';
+export { tf, tfl } from './tf.js';
 export * as engine from './engine/index.js';
 export * as distances from './distances/index.js';
 export * as losses from './losses/index.js';
 export * as miners from './miners/index.js';
 export * as reducers from './reducers/index.js';
 export * as samplers from './samplers/index.js';
+export * as data from './data/index.js';
+export * as models from './models/index.js';
+export * as training from './training/index.js';
+export * as evaluation from './evaluation/index.js';
+export * as gallery from './index/index.js';
 export { TripletjsInputError } from './common/errors.js';
 export type { LabelsInput } from './common/batch.js';
 export {

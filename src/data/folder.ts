@@ -1,0 +1,157 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { require, requireNumber, TripletjsInputError } from '../common/errors.js';
+import { tf } from '../tf.js';
+import { compareCodePoints } from './code-point-order.js';
+import { createDataset } from './create-dataset.js';
+import type { Dataset, DatasetSplit } from './dataset.js';
+import { decodeImage, IMAGE_EXTENSIONS, withChannels, type DecodedImage } from './image-file.js';
+import { resizeImage } from './resize.js';
+import { heldOutPerClassSplit, unseenClassesSplit } from './splits.js';
+
+/**
+ * How a folder dataset is split:
+ * - `'unseen-classes'` (default): classes in code-point order, the last ⌈25%⌉ of them are unseen;
+ *   train on the others, evaluate leave-one-out among the images of the unseen classes. Needs at
+ *   least 2 classes. Deterministic (no seed).
+ * - `'held-out'`: every class is trained on; of each class with n ≥ 2 images, max(1, round(0.2 n))
+ *   chosen by a shuffle seeded with `seed` are held out and queried against the rest (the training
+ *   images). A class with one image keeps it for training.
+ */
+export type FolderSplit = 'unseen-classes' | 'held-out';
+
+/** Options of {@link loadFolder}. */
+export interface FolderOptions {
+  /** Target height; with `width`, every image is resized (bilinear) to it. Default: the first image's. */
+  height?: number;
+  /** Target width; give both or neither. */
+  width?: number;
+  /** 1 = grey (RGB converted by luma), 3 = RGB (grey repeated). Default: 1 if every image is grey, else 3. */
+  channels?: 1 | 3;
+  /** The split protocol (default `'unseen-classes'`). */
+  split?: FolderSplit;
+  /** Seed of the `'held-out'` split (default 0). */
+  seed?: number;
+  /**
+   * Whether a mirrored image keeps its class, which lets augmentation flip (default false: right
+   * for faces and objects, wrong for digits and text; the cautious choice only loses augmentation).
+   */
+  flipInvariant?: boolean;
+}
+
+const OPTION_NAMES: readonly (keyof FolderOptions)[] = ['height', 'width', 'channels', 'split', 'seed', 'flipInvariant'];
+const UNSEEN_FRACTION = 0.25;
+const HELD_OUT_FRACTION = 0.2;
+
+/**
+ * A dataset from a folder with one sub-folder per class (classes in code-point order of their
+ * names), holding PNG, JPEG or PGM images (files in code-point order; hidden entries skipped, other
+ * files skipped with a warning). Every problem is a one-line {@link TripletjsInputError}: a missing
+ * path, not a directory, no class sub-folders, a class without images, an image that cannot be
+ * decoded (naming the file), images of different sizes without a target size (naming two of them).
+ * A class with a single image is allowed and reported in `warnings`.
+ *
+ * `name` is what the dataset is called, e.g. `folder:<path>`.
+ */
+export async function loadFolder(path: string, options: FolderOptions = {}, name = `folder:${path}`): Promise<Dataset> {
+  for (const key of Object.keys(options)) {
+    require(OPTION_NAMES.includes(key as keyof FolderOptions), () => `unknown folder dataset option '${key}' (known: ${OPTION_NAMES.join(', ')})`);
+  }
+  const { channels, split = 'unseen-classes', seed = 0, flipInvariant = false } = options;
+  require(channels === undefined || channels === 1 || channels === 3, () => `channels must be 1 or 3, got ${String(channels)}`);
+  require(split === 'unseen-classes' || split === 'held-out', () => `split must be 'unseen-classes' or 'held-out', got '${String(split)}'`);
+  requireNumber('seed', seed, { integer: true });
+  require((options.height === undefined) === (options.width === undefined), 'give both height and width to resize, or neither');
+  const target = options.height === undefined ? undefined : { height: checkSide('height', options.height), width: checkSide('width', options.width!) };
+
+  const info = await stat(path).catch(() => undefined);
+  require(info !== undefined, `${name}: ${path} does not exist`);
+  require(info.isDirectory(), `${name}: ${path} is not a directory (expected one sub-folder of images per class)`);
+  const classNames: string[] = [];
+  for (const entry of await readdir(path)) {
+    if (!entry.startsWith('.') && (await stat(join(path, entry))).isDirectory()) classNames.push(entry);
+  }
+  classNames.sort(compareCodePoints);
+  require(classNames.length > 0, `${name}: ${path} has no class sub-folders (put the images of each class in ${path}/<class>/)`);
+  if (split === 'unseen-classes') {
+    require(classNames.length >= 2, `${name}: the 'unseen-classes' split needs at least 2 classes, ${path} has 1 (use split: 'held-out')`);
+  }
+
+  const warnings: string[] = [];
+  const paths: string[] = [];
+  const labels: number[] = [];
+  const ignored: string[] = [];
+  for (const [label, className] of classNames.entries()) {
+    const directory = join(path, className);
+    const files = (await readdir(directory)).filter((f) => !f.startsWith('.')).sort(compareCodePoints);
+    const images = files.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
+    ignored.push(...files.filter((f) => !images.includes(f)).map((f) => join(directory, f)));
+    require(images.length > 0, `${name}: class folder ${directory} has no PNG, JPEG or PGM images`);
+    if (images.length === 1) warnings.push(`class '${className}' has a single image (${join(directory, images[0]!)}): it never has a positive`);
+    for (const file of images) {
+      paths.push(join(directory, file));
+      labels.push(label);
+    }
+  }
+  if (ignored.length > 0) warnings.push(`skipped ${ignored.length} files that are not PNG, JPEG or PGM images, e.g. ${ignored[0]}`);
+
+  // Decode one image at a time and bring it to the target size at once, so that memory stays
+  // about the size of the final dataset. Channels are settled at the end (grey unless any is RGB).
+  await tf.ready();
+  const decoded: DecodedImage[] = [];
+  let size = target;
+  for (const [i, file] of paths.entries()) {
+    const bytes = await readFile(file).catch((error: Error) => {
+      throw new TripletjsInputError(`${name}: cannot read ${file} (${error.message})`);
+    });
+    const image = decodeImage(bytes, file);
+    if (size === undefined) size = { height: image.height, width: image.width };
+    else if (target === undefined && (image.height !== size.height || image.width !== size.width)) {
+      throw new TripletjsInputError(
+        `${name}: images have different sizes: ${paths[0]} is ${size.height}×${size.width}, ${file} is ${image.height}×${image.width} (height×width); pass { height, width } to resize them all`,
+      );
+    }
+    decoded[i] = resizeImage(image, size.height, size.width);
+  }
+  const { height, width } = size!;
+  const outChannels = channels ?? (decoded.every((image) => image.channels === 1) ? 1 : 3);
+  const pixels = height * width * outChannels;
+  const images = new Uint8Array(paths.length * pixels);
+  decoded.forEach((image, i) => images.set(withChannels(image, outChannels).pixels, i * pixels));
+
+  const labelArray = Int32Array.from(labels);
+  return createDataset({
+    name,
+    shape: { height, width, channels: outChannels },
+    classNames,
+    labels: labelArray,
+    images,
+    paths,
+    flipInvariant,
+    warnings,
+    makeSplit: () => folderSplit(split, labelArray, classNames, seed),
+  });
+}
+
+function checkSide(what: string, value: number): number {
+  return requireNumber(what, value, { integer: true, min: 1 });
+}
+
+function folderSplit(split: FolderSplit, labels: Int32Array, classNames: readonly string[], seed: number): DatasetSplit {
+  const n = classNames.length;
+  if (split === 'held-out') {
+    return heldOutPerClassSplit(
+      labels,
+      n,
+      HELD_OUT_FRACTION,
+      seed,
+      `all ${n} classes; about 20% of each class (seed ${seed}) queried against the other 80%, which train`,
+    );
+  }
+  const firstUnseen = n - Math.ceil(UNSEEN_FRACTION * n);
+  return unseenClassesSplit(
+    labels,
+    (label) => label >= firstUnseen,
+    `train on ${firstUnseen} classes ('${classNames[0]}'…'${classNames[firstUnseen - 1]}'), test on the ${n - firstUnseen} unseen classes ('${classNames[firstUnseen]}'…'${classNames[n - 1]}', leave-one-out)`,
+  );
+}

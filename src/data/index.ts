@@ -1,0 +1,16 @@
+/**
+ * Labelled image datasets decoded once into 8-bit pixels (`loadDataset`), their documented splits,
+ * and batches of model inputs with optional light augmentation (`toInputs`, `augmentBatch`).
+ */
+export type { Dataset, DatasetSplit, EvaluationProtocol, ImageShape } from './dataset.js';
+export { loadDataset, DATASET_NAMES, type LoadDatasetOptions } from './registry.js';
+export { loadOrlFaces } from './orl-faces.js';
+export { loadMnist } from './mnist.js';
+export { loadFashionMnist, FASHION_MNIST_DIRECTORY, FASHION_MNIST_CLASSES } from './fashion-mnist.js';
+export { loadQuickDraw } from './quickdraw.js';
+export { loadFolder, type FolderOptions, type FolderSplit } from './folder.js';
+export { augmentBatch, toInputs, type AugmentOptions } from './augment.js';
+export { createDataset, type DatasetParts } from './create-dataset.js';
+export { decodePgm, type GreyImage } from './pgm.js';
+export { decodeIdx, type IdxArray } from './idx.js';
+export { decodeImage, withChannels, type DecodedImage } from './image-file.js';

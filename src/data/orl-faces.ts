@@ -1,0 +1,74 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TripletjsInputError } from '../common/errors.js';
+import { createDataset } from './create-dataset.js';
+import type { Dataset } from './dataset.js';
+import { packageDataPath } from './package-data.js';
+import { decodePgm } from './pgm.js';
+import { unseenClassesSplit } from './splits.js';
+
+const PEOPLE = 40;
+const IMAGES_PER_PERSON = 10;
+/** Folds of unseen people; fold `f` holds out people `10f+1 … 10f+10`. */
+const FOLDS = 4;
+const PEOPLE_PER_FOLD = PEOPLE / FOLDS;
+
+/**
+ * The ORL faces (Olivetti Research Laboratory, Cambridge, 1992–1994; `data/orl-faces/README.md`):
+ * 40 people `s1`…`s40` (classes in numeric order) × 10 photos, 112×92 grey, shipped with the
+ * package. Image `10·(p − 1) + (i − 1)` is `s<p>/<i>.pgm`. Flip-invariant (a mirrored face is the
+ * same person).
+ *
+ * Splits test on people never seen in training, each of their 100 photos queried against the other
+ * 99 (leave-one-out): fold `f` (0–3) holds out `s<10f+1>`…`s<10f+10>` and trains on the other 30;
+ * the default fold 3 trains on s1–s30 and tests on s31–s40.
+ */
+export async function loadOrlFaces(directory = packageDataPath('orl-faces')): Promise<Dataset> {
+  const paths: string[] = [];
+  for (let person = 1; person <= PEOPLE; person++) {
+    for (let image = 1; image <= IMAGES_PER_PERSON; image++) paths.push(join(directory, `s${person}`, `${image}.pgm`));
+  }
+  const decoded = await Promise.all(
+    paths.map(async (path) => {
+      const bytes = await readFile(path).catch((error: Error) => {
+        throw new TripletjsInputError(`orl-faces: cannot read ${path} (${error.message}); the data folder is incomplete`);
+      });
+      return decodePgm(bytes, path);
+    }),
+  );
+  const { width, height } = decoded[0]!;
+  const images = new Uint8Array(paths.length * width * height);
+  decoded.forEach((image, i) => {
+    if (image.width !== width || image.height !== height) {
+      throw new TripletjsInputError(`orl-faces: ${paths[i]} is ${image.width}×${image.height}, ${paths[0]} is ${width}×${height}`);
+    }
+    images.set(image.pixels, i * width * height);
+  });
+  const labels = Int32Array.from(paths, (_, i) => Math.floor(i / IMAGES_PER_PERSON));
+  return createDataset({
+    name: 'orl-faces',
+    shape: { height, width, channels: 1 },
+    classNames: Array.from({ length: PEOPLE }, (_, c) => `s${c + 1}`),
+    labels,
+    images,
+    paths,
+    flipInvariant: true,
+    folds: FOLDS,
+    defaultFold: FOLDS - 1,
+    makeSplit: (fold) => {
+      const first = fold * PEOPLE_PER_FOLD;
+      const last = first + PEOPLE_PER_FOLD - 1;
+      const seen = [people(0, first - 1), people(last + 1, PEOPLE - 1)].filter((s) => s !== '').join(' and ');
+      return unseenClassesSplit(
+        labels,
+        (label) => label >= first && label <= last,
+        `train on ${seen}, test on the unseen ${people(first, last)} (leave-one-out)`,
+      );
+    },
+  });
+}
+
+/** "s<a+1>–s<b+1>" for class indices a ≤ b, "" for an empty range. */
+function people(a: number, b: number): string {
+  return a > b ? '' : `s${a + 1}–s${b + 1}`;
+}

@@ -1,0 +1,56 @@
+import { require } from '../common/errors.js';
+import { clusteringMetrics } from './clustering.js';
+import { retrievalMetrics, type RetrievalOptions } from './retrieval.js';
+import { verificationMetrics, type VerificationMetrics } from './verification.js';
+
+/** What to evaluate: the retrieval inputs (queries, optional references), plus verification and clustering options. */
+export interface EvaluationProtocol extends RetrievalOptions {
+  /** Pair verification on the queries; by default only in leave-one-out (no `references`). */
+  verification?: boolean;
+  /** Seed of k-means and of the verification subset (default 0). */
+  seed?: number;
+  /** Cap on verification pairs (see `VerificationOptions.maxPairs`). */
+  maxPairs?: number;
+}
+
+/**
+ * Every number of one evaluation, flat: retrieval (always), `nmi` of k-means on the queries
+ * (always), `recallAt<K>` for each K, and the verification numbers when verification ran.
+ */
+export type EvaluationReport = {
+  precisionAt1: number;
+  rPrecision: number;
+  mapAtR: number;
+  /** Queries averaged over by the retrieval metrics (R > 0). */
+  queries: number;
+  skippedQueries: number;
+  nmi: number;
+} & { [recall: `recallAt${number}`]: number } & Partial<VerificationMetrics>;
+
+/**
+ * Evaluates embeddings with the retrieval metrics of {@link retrievalMetrics}, the NMI of
+ * {@link clusteringMetrics} on the queries, and, in leave-one-out or when asked, the pair
+ * verification metrics of {@link verificationMetrics} on the queries.
+ */
+export function evaluateEmbeddings(protocol: EvaluationProtocol): EvaluationReport {
+  require(protocol !== null && typeof protocol === 'object', 'evaluateEmbeddings needs a protocol object { queries, queryLabels, dims }');
+  const { queries, queryLabels, dims, metric, seed, chunkRows } = protocol;
+  const retrieval = retrievalMetrics(protocol);
+  const { nmi } = clusteringMetrics({ embeddings: queries, labels: queryLabels, dims, metric, seed });
+  const report: EvaluationReport = {
+    precisionAt1: retrieval.precisionAt1,
+    rPrecision: retrieval.rPrecision,
+    mapAtR: retrieval.mapAtR,
+    queries: retrieval.queries,
+    skippedQueries: retrieval.skippedQueries,
+    nmi,
+  };
+  for (const [k, value] of Object.entries(retrieval.recallAt)) report[`recallAt${Number(k)}`] = value;
+  if (protocol.verification ?? protocol.references === undefined) {
+    Object.assign(
+      report,
+      verificationMetrics({ embeddings: queries, labels: queryLabels, dims, metric, seed, maxPairs: protocol.maxPairs, chunkRows }),
+    );
+  }
+  return report;
+}

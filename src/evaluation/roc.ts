@@ -1,0 +1,99 @@
+import { require } from '../common/errors.js';
+
+/**
+ * What the ROC of a same/different decision gives, the decision being "same when
+ * distance ≤ threshold" (score = −distance).
+ */
+export interface RocSummary {
+  /** Area under the ROC: the Mann–Whitney probability that a positive pair is closer than a negative one, ties counted 1/2. */
+  rocAuc: number;
+  /** Equal error rate: where FPR = FNR, interpolated linearly between ROC points. */
+  eer: number;
+  /** Max over thresholds of (TP + TN) / pairs. */
+  bestAccuracy: number;
+  /**
+   * The distance threshold of `bestAccuracy` (the lowest if several tie): halfway between the
+   * largest accepted and the smallest rejected distance; the largest distance when accepting
+   * every pair is best, the smallest distance − 1 when accepting none is.
+   */
+  bestThreshold: number;
+  /** Max over thresholds of (TPR + TNR) / 2. */
+  balancedAccuracy: number;
+  /** Largest TPR with FPR ≤ 1e-3. */
+  tarAtFar1e3: number;
+  /** Largest TPR with FPR ≤ 1e-2. */
+  tarAtFar1e2: number;
+}
+
+/**
+ * Summarises the ROC of positive (same-label) and negative pair distances, both sorted
+ * ascending, in one merge pass over them: O(P + N) after the sorts. Each distinct distance is
+ * one ROC point, so tied pairs move TPR and FPR together (a diagonal segment).
+ */
+export function rocSummary(positives: Float32Array, negatives: Float32Array): RocSummary {
+  const P = positives.length;
+  const N = negatives.length;
+  require(P > 0, 'no positive pair (two embeddings with the same label): verification metrics are undefined');
+  require(N > 0, 'no negative pair (two embeddings with different labels): verification metrics are undefined');
+  checkSorted(positives, 'positive');
+  checkSorted(negatives, 'negative');
+  const pairs = P + N;
+  const farTargets = [1e-3, 1e-2];
+  const tar = [0, 0];
+  // The point "accept nothing": TPR = FPR = 0.
+  let bestAccuracy = N / pairs;
+  let bestThreshold = Math.min(positives[0]!, negatives[0]!) - 1;
+  let balancedAccuracy = 0.5;
+  let eer = Number.NaN;
+  let previousFpr = 0;
+  let previousDiff = -1; // FPR − FNR at the previous point
+  let tp = 0;
+  let fp = 0;
+  let wins = 0; // Σ over positives of (negatives farther + ½ negatives as far)
+  let i = 0;
+  let j = 0;
+  while (i < P || j < N) {
+    const value = j >= N || (i < P && positives[i]! <= negatives[j]!) ? positives[i]! : negatives[j]!;
+    let groupP = 0;
+    let groupN = 0;
+    for (; i < P && positives[i] === value; i++) groupP++;
+    for (; j < N && negatives[j] === value; j++) groupN++;
+    wins += groupP * (N - fp - groupN) + 0.5 * groupP * groupN;
+    tp += groupP;
+    fp += groupN;
+    const tpr = tp / P;
+    const fpr = fp / N;
+    const accuracy = (tp + N - fp) / pairs;
+    if (accuracy > bestAccuracy) {
+      bestAccuracy = accuracy;
+      const next = Math.min(i < P ? positives[i]! : Infinity, j < N ? negatives[j]! : Infinity);
+      bestThreshold = next === Infinity ? value : (value + next) / 2;
+    }
+    balancedAccuracy = Math.max(balancedAccuracy, (tpr + 1 - fpr) / 2);
+    for (let t = 0; t < farTargets.length; t++) if (fpr <= farTargets[t]!) tar[t] = tpr;
+    const diff = fpr - (1 - tpr);
+    if (Number.isNaN(eer) && diff >= 0) {
+      // FPR − FNR is linear along the segment from the previous point: find where it is 0.
+      const fraction = -previousDiff / (diff - previousDiff);
+      eer = previousFpr + fraction * (fpr - previousFpr);
+    }
+    previousFpr = fpr;
+    previousDiff = diff;
+  }
+  return {
+    rocAuc: wins / (P * N),
+    eer,
+    bestAccuracy,
+    bestThreshold,
+    balancedAccuracy,
+    tarAtFar1e3: tar[0]!,
+    tarAtFar1e2: tar[1]!,
+  };
+}
+
+function checkSorted(distances: Float32Array, what: string): void {
+  for (let i = 0; i < distances.length; i++) {
+    const ok = Number.isFinite(distances[i]!) && (i === 0 || distances[i - 1]! <= distances[i]!);
+    require(ok, () => `${what} pair distances must be finite and sorted ascending (index ${i} is ${distances[i]})`);
+  }
+}

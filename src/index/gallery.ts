@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import { require, TripletjsInputError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/atomic-files.js';
+import { nearestNeighbors } from '../evaluation/knn.js';
+import { decodeNpy, encodeNpy } from './npy.js';
+
+/** Embeddings with what each row is: a searchable gallery. */
+export interface Gallery {
+  /** Row-major `size × dims`. */
+  readonly embeddings: Float32Array;
+  readonly dims: number;
+  /** Per row: its label (index into `classNames`) and its source (file path or dataset index). */
+  readonly labels: Int32Array;
+  readonly sources: readonly string[];
+  readonly classNames: readonly string[];
+  /** The model directory the embeddings came from. */
+  readonly model: string;
+}
+
+interface GalleryIndexFile {
+  readonly format: 'tripletjs-gallery';
+  readonly model: string;
+  readonly classNames: readonly string[];
+  readonly rows: ReadonlyArray<{ readonly label: number; readonly source: string }>;
+}
+
+/** The JSON file beside `FILE.npy`. */
+export function galleryIndexPath(npyPath: string): string {
+  return npyPath.replace(/\.npy$/i, '') + '.json';
+}
+
+/** Writes `FILE.npy` (float32, row-major, readable by numpy) and `FILE.json` (labels, sources), each atomically. */
+export async function saveGallery(path: string, gallery: Gallery): Promise<void> {
+  require(/\.npy$/i.test(path), `the embeddings file must end in .npy, got ${path}`);
+  const rows = gallery.labels.length;
+  await writeFileAtomic(path, encodeNpy(gallery.embeddings, rows, gallery.dims));
+  const index: GalleryIndexFile = {
+    format: 'tripletjs-gallery',
+    model: gallery.model,
+    classNames: gallery.classNames,
+    rows: Array.from(gallery.labels, (label, i) => ({ label, source: gallery.sources[i]! })),
+  };
+  await writeFileAtomic(galleryIndexPath(path), JSON.stringify(index));
+}
+
+/** Reads a gallery written by {@link saveGallery}, with a clear error for a missing or corrupt file. */
+export async function loadGallery(path: string): Promise<Gallery> {
+  const bytes = await readFile(path).catch(() => {
+    throw new TripletjsInputError(`no gallery at ${path} (make one with: triplet embed --model DIR --input DATA --out ${path})`);
+  });
+  const { values, rows, cols } = decodeNpy(bytes, path);
+  const indexPath = galleryIndexPath(path);
+  let index: GalleryIndexFile;
+  try {
+    index = JSON.parse(await readFile(indexPath, 'utf8')) as GalleryIndexFile;
+  } catch {
+    throw new TripletjsInputError(`${indexPath} is missing or not valid JSON: it must sit beside ${path}`);
+  }
+  require(index.format === 'tripletjs-gallery' && Array.isArray(index.rows), `${indexPath} is not a tripletjs gallery index`);
+  require(index.rows.length === rows, `${indexPath} lists ${index.rows.length} rows but ${path} has ${rows}`);
+  return {
+    embeddings: values,
+    dims: cols,
+    labels: Int32Array.from(index.rows, (r) => r.label),
+    sources: index.rows.map((r) => r.source),
+    classNames: index.classNames,
+    model: index.model,
+  };
+}
+
+/** One search hit. */
+export interface SearchHit {
+  readonly rank: number;
+  readonly distance: number;
+  readonly label: string;
+  readonly source: string;
+}
+
+/** The `k` gallery rows nearest to `query` (one embedding), by Euclidean distance. */
+export function searchGallery(gallery: Gallery, query: Float32Array, k: number): SearchHit[] {
+  require(query.length === gallery.dims, `the query embedding has ${query.length} dimensions but the gallery has ${gallery.dims}: was it made with another model?`);
+  const { indices, distances } = nearestNeighbors(query, gallery.embeddings, gallery.dims, Math.min(k, gallery.labels.length));
+  return Array.from(indices, (row, i) => ({
+    rank: i + 1,
+    distance: distances[i]!,
+    label: gallery.classNames[gallery.labels[row]!] ?? String(gallery.labels[row]),
+    source: gallery.sources[row]!,
+  }));
+}

@@ -1,0 +1,62 @@
+import type { tfl } from '../tf.js';
+import type { Dataset, DatasetSplit } from '../data/dataset.js';
+import { toInputs } from '../data/augment.js';
+import { evaluateEmbeddings, type EvaluationReport } from '../evaluation/evaluate.js';
+import { embed } from '../models/embed.js';
+
+export type { EvaluationReport };
+
+/** Images per block when embedding an evaluation set: bounds the float copy of the pixels. */
+const BLOCK = 2048;
+
+/** Options of {@link evaluateModel} and {@link evaluateRawPixels}. */
+export interface EvaluateSplitOptions {
+  /** Seed of k-means and of any verification subsampling (default 0). */
+  readonly seed?: number;
+}
+
+/**
+ * Embeds the split's held-out queries (and references) with `model` and evaluates them with the
+ * split's protocol: retrieval, NMI, and verification on unseen classes (leave-one-out).
+ */
+export function evaluateModel(model: tfl.LayersModel, dataset: Dataset, split: DatasetSplit, options: EvaluateSplitOptions = {}): EvaluationReport {
+  const dims = model.outputs[0]!.shape.at(-1)!;
+  const represent = (indices: Int32Array): Float32Array => {
+    const out = new Float32Array(indices.length * dims);
+    for (let start = 0; start < indices.length; start += BLOCK) {
+      const block = indices.subarray(start, start + BLOCK);
+      out.set(embed(model, toInputs(dataset, block), block.length), start * dims);
+    }
+    return out;
+  };
+  return evaluateWith(represent, dims, dataset, split, options);
+}
+
+/**
+ * The floor every learned embedding is compared with: the same protocol on raw pixels
+ * (pixels / 255, flattened), Euclidean like the learned embeddings. (Cosine on raw pixels is a
+ * little better on MNIST, P@1 0.972 against 0.969, and worse on ORL faces, MAP@R 0.704 against
+ * 0.767.)
+ */
+export function evaluateRawPixels(dataset: Dataset, split: DatasetSplit, options: EvaluateSplitOptions = {}): EvaluationReport {
+  const { height, width, channels } = dataset.shape;
+  return evaluateWith((indices) => toInputs(dataset, indices), height * width * channels, dataset, split, options);
+}
+
+function evaluateWith(
+  represent: (indices: Int32Array) => Float32Array,
+  dims: number,
+  dataset: Dataset,
+  split: DatasetSplit,
+  { seed = 0 }: EvaluateSplitOptions,
+): EvaluationReport {
+  const { queries, references } = split.evaluation;
+  const labelsOf = (indices: Int32Array): Int32Array => Int32Array.from(indices, (i) => dataset.labels[i]!);
+  return evaluateEmbeddings({
+    queries: represent(queries),
+    queryLabels: labelsOf(queries),
+    ...(references ? { references: represent(references), referenceLabels: labelsOf(references) } : {}),
+    dims,
+    seed,
+  });
+}

@@ -1,0 +1,216 @@
+import './helpers/setup.js';
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encode as encodeJpeg } from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { TripletjsInputError } from '../src/common/errors.js';
+import { loadDataset, loadFolder } from '../src/data/index.js';
+
+type Rgb = readonly [number, number, number];
+
+/** A PNG written by pngjs: `pixel(y, x)` gives the colour. */
+function png(height: number, width: number, pixel: (y: number, x: number) => Rgb): Buffer {
+  const image = new PNG({ width, height });
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [r, g, b] = pixel(y, x);
+      image.data.set([r, g, b, 255], 4 * (y * width + x));
+    }
+  }
+  return PNG.sync.write(image);
+}
+
+/** A JPEG written by jpeg-js at quality 95. */
+function jpeg(height: number, width: number, pixel: (y: number, x: number) => Rgb): Buffer {
+  const data = Buffer.alloc(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) data.set([...pixel(y, x), 255], 4 * (y * width + x));
+  }
+  return encodeJpeg({ width, height, data }, 95).data;
+}
+
+/** A binary PGM. */
+function pgm(height: number, width: number, value: (y: number, x: number) => number): Buffer {
+  const header = Buffer.from(`P5\n${width} ${height}\n255\n`);
+  const pixels = Buffer.alloc(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels[y * width + x] = value(y, x);
+  return Buffer.concat([header, pixels]);
+}
+
+const roots: string[] = [];
+after(() => roots.forEach((root) => rmSync(root, { recursive: true, force: true })));
+
+/** Writes `files` (relative path → bytes) into a fresh temporary folder and returns its path. */
+function folder(files: Record<string, Buffer | Uint8Array>): string {
+  const root = mkdtempSync(join(tmpdir(), 'tripletjs-folder-'));
+  roots.push(root);
+  for (const [path, bytes] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), bytes);
+  }
+  return root;
+}
+
+async function assertInputError(run: () => Promise<unknown>, ...patterns: RegExp[]): Promise<void> {
+  await assert.rejects(run, (error: Error) => {
+    assert.ok(error instanceof TripletjsInputError, `expected a TripletjsInputError, got ${error.name}: ${error.message}`);
+    assert.ok(!error.message.includes('\n'), `message is not one line: ${error.message}`);
+    for (const pattern of patterns) assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+const grey = (v: number): Rgb => [v, v, v];
+const gradient = (y: number, x: number) => (10 * y + 20 * x) % 256;
+
+/** Three classes, one per format, all grey, 6×8. */
+function greyFolder(): string {
+  return folder({
+    'owl/a.pgm': pgm(6, 8, gradient),
+    'owl/b.pgm': pgm(6, 8, () => 200),
+    'cat/2.png': png(6, 8, (y, x) => grey(gradient(y, x))),
+    'cat/1.png': png(6, 8, () => grey(40)),
+    'cat/3.png': png(6, 8, () => grey(90)),
+    'dog/x.jpg': jpeg(6, 8, () => grey(128)),
+    'dog/y.jpeg': jpeg(6, 8, () => grey(30)),
+    'dog/notes.txt': Buffer.from('not an image'),
+    'dog/.DS_Store': Buffer.from('hidden'),
+    '.thumbnails/t.png': png(6, 8, () => grey(0)),
+  });
+}
+
+test('folder: classes in sorted order, files sorted, PNG/JPEG/PGM decoded, grey kept as 1 channel', async () => {
+  const root = greyFolder();
+  const dataset = await loadFolder(root);
+  assert.equal(dataset.name, `folder:${root}`);
+  assert.deepEqual(dataset.classNames, ['cat', 'dog', 'owl']);
+  assert.deepEqual(Array.from(dataset.labels), [0, 0, 0, 1, 1, 2, 2]);
+  assert.deepEqual(dataset.paths, ['cat/1.png', 'cat/2.png', 'cat/3.png', 'dog/x.jpg', 'dog/y.jpeg', 'owl/a.pgm', 'owl/b.pgm'].map((p) => join(root, p)));
+  assert.deepEqual(dataset.shape, { height: 6, width: 8, channels: 1 });
+  assert.equal(dataset.flipInvariant, false);
+  const image = (i: number) => dataset.images.subarray(i * 48, (i + 1) * 48);
+  assert.ok(image(0).every((v) => v === 40), 'cat/1.png');
+  assert.deepEqual(image(1), Uint8Array.from({ length: 48 }, (_, i) => gradient(Math.floor(i / 8), i % 8)), 'cat/2.png');
+  assert.ok(image(3).every((v) => Math.abs(v - 128) <= 2), `dog/x.jpg: ${image(3).join(',')}`);
+  assert.deepEqual(image(5), Uint8Array.from({ length: 48 }, (_, i) => gradient(Math.floor(i / 8), i % 8)), 'owl/a.pgm');
+  assert.deepEqual(dataset.warnings, [`skipped 1 files that are not PNG, JPEG or PGM images, e.g. ${join(root, 'dog', 'notes.txt')}`]);
+});
+
+test('folder: colour images give 3 channels by default; channels: 1 converts by luma, 3 repeats grey', async () => {
+  const root = folder({
+    'red/1.png': png(4, 4, () => [200, 10, 30]),
+    'red/2.png': png(4, 4, () => [180, 0, 0]),
+    'grey/1.pgm': pgm(4, 4, () => 77),
+    'grey/2.pgm': pgm(4, 4, () => 99),
+  });
+  const rgb = await loadFolder(root);
+  assert.equal(rgb.shape.channels, 3);
+  assert.deepEqual(Array.from(rgb.images.subarray(0, 6)), [77, 77, 77, 77, 77, 77], 'grey repeated into RGB');
+  const red = rgb.labels.indexOf(rgb.classNames.indexOf('red'));
+  assert.deepEqual(Array.from(rgb.images.subarray(red * 48, red * 48 + 3)), [200, 10, 30]);
+  const mono = await loadFolder(root, { channels: 1 });
+  assert.equal(mono.shape.channels, 1);
+  assert.equal(mono.images[red * 16], Math.round(0.299 * 200 + 0.587 * 10 + 0.114 * 30));
+  assert.equal(mono.images[0], 77);
+});
+
+test('folder: a target size resizes every image (bilinear), mixed sizes included', async () => {
+  const root = folder({
+    'a/big.png': png(20, 30, () => grey(120)),
+    'a/small.pgm': pgm(5, 5, () => 60),
+    'b/wide.jpg': jpeg(16, 48, () => grey(200)),
+    'b/edge.png': png(4, 4, (_, x) => grey(x < 2 ? 0 : 255)),
+  });
+  const dataset = await loadFolder(root, { height: 8, width: 8 });
+  assert.deepEqual(dataset.shape, { height: 8, width: 8, channels: 1 });
+  assert.equal(dataset.images.length, 4 * 64);
+  const image = (i: number) => dataset.images.subarray(i * 64, (i + 1) * 64);
+  assert.ok(image(0).every((v) => v === 120), 'uniform image stays uniform');
+  assert.ok(image(1).every((v) => v === 60));
+  assert.ok(image(3).every((v) => Math.abs(v - 200) <= 2));
+  // b/edge.png: 4 → 8 columns with half-pixel centres: 0, 0, 0, 64, 191, 255, 255, 255 on every row.
+  const edge = image(2);
+  assert.deepEqual(Array.from(edge.subarray(0, 8)), [0, 0, 0, 64, 191, 255, 255, 255]);
+  assert.deepEqual(edge.subarray(56, 64), edge.subarray(0, 8));
+});
+
+test('folder: mixed sizes without a target size are an error naming two files', async () => {
+  const root = folder({ 'a/1.png': png(6, 8, () => grey(1)), 'a/2.png': png(6, 8, () => grey(2)), 'b/3.png': png(7, 8, () => grey(3)) });
+  await assertInputError(() => loadFolder(root), /a\/1\.png is 6×8/, /b\/3\.png is 7×8/, /pass \{ height, width \}/);
+});
+
+test('folder: each broken layout is one clear error', async () => {
+  const root = folder({ 'file.txt': Buffer.from('x') });
+  await assertInputError(() => loadFolder(join(root, 'missing')), /missing does not exist/);
+  await assertInputError(() => loadFolder(join(root, 'file.txt')), /file\.txt is not a directory/);
+  await assertInputError(() => loadFolder(root), /has no class sub-folders/);
+  const emptyClass = folder({ 'a/1.png': png(2, 2, () => grey(1)), 'a/2.png': png(2, 2, () => grey(1)), 'b/readme.md': Buffer.from('') });
+  await assertInputError(() => loadFolder(emptyClass), /class folder .*\/b has no PNG, JPEG or PGM images/);
+  await assertInputError(() => loadFolder(emptyClass, { height: 4 }), /both height and width/);
+  await assertInputError(() => loadFolder(emptyClass, { channels: 2 as 1 }), /channels must be 1 or 3/);
+  await assertInputError(() => loadFolder(emptyClass, { size: 3 } as object), /unknown folder dataset option 'size'/);
+});
+
+test('folder: a truncated or corrupt image is an error naming the file', async () => {
+  const good = { 'a/1.pgm': pgm(6, 8, gradient), 'b/1.pgm': pgm(6, 8, gradient) };
+  const whole = {
+    png: png(6, 8, (y, x) => grey(gradient(y, x))),
+    jpg: jpeg(6, 8, (y, x) => [gradient(y, x), 0, 50]),
+    pgm: pgm(6, 8, gradient),
+  };
+  for (const [extension, bytes] of Object.entries(whole)) {
+    const root = folder({ ...good, [`b/broken.${extension}`]: bytes.subarray(0, Math.floor(bytes.length * 0.6)) });
+    await assertInputError(() => loadFolder(root), new RegExp(`b/broken\\.${extension}`), /truncated/);
+  }
+  const renamed = folder({ ...good, 'b/text.png': Buffer.from('hello, not a picture') });
+  await assertInputError(() => loadFolder(renamed), /b\/text\.png: not a PNG, JPEG or PGM image/);
+});
+
+test('folder: a class with a single image loads and is reported in warnings', async () => {
+  const root = folder({ 'a/1.pgm': pgm(3, 3, () => 1), 'a/2.pgm': pgm(3, 3, () => 2), 'b/only.pgm': pgm(3, 3, () => 3) });
+  const dataset = await loadFolder(root, { split: 'held-out' });
+  assert.equal(dataset.size, 3);
+  assert.equal(dataset.warnings!.length, 1);
+  assert.match(dataset.warnings![0]!, /class 'b' has a single image .*b\/only\.pgm/);
+});
+
+test('folder splits: unseen classes (last quarter) by default, or 20% of each class held out with a seed', async () => {
+  const files: Record<string, Buffer> = {};
+  for (const c of ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7']) {
+    for (let i = 0; i < 10; i++) files[`${c}/${i}.pgm`] = pgm(2, 2, () => i);
+  }
+  const root = folder(files);
+  const unseen = (await loadFolder(root)).split();
+  assert.deepEqual(Array.from(unseen.train), Array.from({ length: 60 }, (_, i) => i));
+  assert.deepEqual(Array.from(unseen.evaluation.queries), Array.from({ length: 20 }, (_, i) => 60 + i));
+  assert.equal(unseen.evaluation.references, undefined);
+  assert.match(unseen.description, /2 unseen classes \('c6'…'c7'/);
+
+  const heldOut = (await loadFolder(root, { split: 'held-out', seed: 7 })).split();
+  assert.equal(heldOut.evaluation.queries.length, 16);
+  assert.equal(heldOut.train.length, 64);
+  assert.deepEqual(heldOut.evaluation.references, heldOut.train);
+  const perClass = new Int32Array(8);
+  for (const q of heldOut.evaluation.queries) perClass[Math.floor(q / 10)]!++;
+  assert.deepEqual(Array.from(perClass), [2, 2, 2, 2, 2, 2, 2, 2]);
+  assert.ok(new Set([...heldOut.train, ...heldOut.evaluation.queries]).size === 80);
+  const again = (await loadFolder(root, { split: 'held-out', seed: 7 })).split();
+  assert.deepEqual(again, heldOut);
+  const other = (await loadFolder(root, { split: 'held-out', seed: 8 })).split();
+  assert.notDeepEqual(other.evaluation.queries, heldOut.evaluation.queries);
+
+  const single = folder({ 'only/1.pgm': pgm(2, 2, () => 0), 'only/2.pgm': pgm(2, 2, () => 0) });
+  await assertInputError(() => loadFolder(single), /needs at least 2 classes/, /held-out/);
+});
+
+test('folder through the registry: cached per path and options', async () => {
+  const root = greyFolder();
+  const a = await loadDataset(`folder:${root}`);
+  assert.equal(await loadDataset(`folder:${root}`), a);
+  const resized = await loadDataset(`folder:${root}`, { height: 3, width: 4 });
+  assert.notEqual(resized, a);
+  assert.deepEqual(resized.shape, { height: 3, width: 4, channels: 1 });
+});
