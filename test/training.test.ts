@@ -25,6 +25,15 @@ async function temporaryDirectory(): Promise<string> {
 }
 
 describe('models', () => {
+  it('a seed fixes the initial weights, seed 0 included (tfjs reads 0 as "unseeded")', () => {
+    for (const seed of [0, 5]) {
+      const [a, b] = [createModel(small, preprocessing, seed), createModel(small, preprocessing, seed)];
+      const weights = (m: typeof a) => m.getWeights().map((w) => Array.from(w.dataSync()));
+      assert.deepEqual(weights(a), weights(b));
+      assert.notDeepEqual(weights(a), weights(createModel(small, preprocessing, seed + 1)));
+    }
+  });
+
   it('save → load gives the same embeddings; corrupt or foreign files give clear errors', async () => {
     const directory = await temporaryDirectory();
     const model = createModel(small, preprocessing, 3);

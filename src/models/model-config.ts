@@ -45,8 +45,10 @@ export function createModel(config: ModelConfig, preprocessing: Preprocessing, s
     requireNumber(`input ${name}`, value, { integer: true, min: 1 });
   }
   const embeddingDim = requireNumber('embeddingDim', config.embeddingDim ?? 64, { integer: true, min: 1 });
-  let nextSeed = seed;
-  const initializer = () => tfl.initializers.heNormal({ seed: nextSeed++ });
+  let layer = 0;
+  // tfjs treats a seed of 0 as "no seed" (Math.random): derive a non-zero seed per layer.
+  const nextSeed = (): number => ((Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(++layer, 0x9e3779b9)) | 0) || 1;
+  const initializer = () => tfl.initializers.heNormal({ seed: nextSeed() });
   const model = tfl.sequential();
   // The input layer fixes the image size the saved model takes.
   model.add(tfl.layers.inputLayer({ inputShape: [height, width, channels] }));
@@ -73,7 +75,7 @@ export function createModel(config: ModelConfig, preprocessing: Preprocessing, s
     }
     model.add(tfl.layers.globalAveragePooling2d({}));
   }
-  model.add(tfl.layers.dense({ units: embeddingDim, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed++ }) }));
+  model.add(tfl.layers.dense({ units: embeddingDim, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }) }));
   model.add(new L2Normalize({}));
   return model;
 }
