@@ -74,7 +74,9 @@ describe('training', () => {
   it('a short run beats its own untrained embedding on the unseen people', async () => {
     const split = faces.split();
     const untrained = evaluateModel(createModel(small, { inputShape: [112, 92, 1], resizeTo: [28, 23] }, 7), faces, split);
-    const result = await train({ ...options, epochs: 12 });
+    const liveTensors: number[] = [];
+    const result = await train({ ...options, epochs: 12, onEvent: (e) => e.type === 'epoch' && liveTensors.push(tf.memory().numTensors) });
+    assert.equal(new Set(liveTensors.slice(1)).size, 1, `live tensors per epoch: ${liveTensors.join(', ')}`);
     assert.ok(result.evaluation.mapAtR > untrained.mapAtR + 0.05, `MAP@R ${untrained.mapAtR} → ${result.evaluation.mapAtR}`);
     assert.ok(result.evaluation.rocAuc! > untrained.rocAuc!, `AUC ${untrained.rocAuc} → ${result.evaluation.rocAuc}`);
   });

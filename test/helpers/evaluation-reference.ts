@@ -1,6 +1,8 @@
+import type { RocSummary } from '../../src/evaluation/roc.js';
+import type { RetrievalMetrics } from '../../src/evaluation/retrieval.js';
 /**
  * Brute-force references for src/evaluation, written from the definitions with nested loops,
- * float64 arithmetic and full sorts, sharing no code with the library.
+ * float64 arithmetic and full sorts, sharing no code with the library (only its result types).
  */
 import type { Matrix } from './reference.js';
 
@@ -24,14 +26,7 @@ export function referenceRanking(queries: Matrix, references: Matrix, metric: Me
   );
 }
 
-export interface ReferenceRetrieval {
-  precisionAt1: number;
-  rPrecision: number;
-  mapAtR: number;
-  recallAt: Record<number, number>;
-  queries: number;
-  skippedQueries: number;
-}
+export type ReferenceRetrieval = RetrievalMetrics;
 
 /** PML's definitions, one query at a time over the full ranking. */
 export function referenceRetrieval(
@@ -82,15 +77,7 @@ export function referenceRetrieval(
   };
 }
 
-export interface ReferenceRoc {
-  rocAuc: number;
-  eer: number;
-  bestAccuracy: number;
-  bestThreshold: number;
-  balancedAccuracy: number;
-  tarAtFar1e3: number;
-  tarAtFar1e2: number;
-}
+export type ReferenceRoc = RocSummary;
 
 /**
  * The ROC by brute force: AUC over all P × N (positive, negative) comparisons; the other numbers
