@@ -34,6 +34,17 @@ describe('models', () => {
     }
   });
 
+  it('CNN pooling: global average by default, flatten on request; unknown kinds are refused', () => {
+    const shapeBeforeEmbedding = (pooling?: 'average' | 'flatten') => {
+      const model = createModel({ kind: 'cnn', filters: [4, 8], embeddingDim: 8, ...(pooling ? { pooling } : {}) }, { inputShape: [16, 12, 1] }, 1);
+      return model.layers.at(-3)!.outputShape;
+    };
+    assert.deepEqual(shapeBeforeEmbedding(), [null, 8]);
+    assert.deepEqual(shapeBeforeEmbedding('flatten'), [null, 4 * 3 * 8]);
+    assert.throws(() => createModel({ kind: 'cnn', pooling: 'max' as never }, { inputShape: [16, 12, 1] }, 1), /unknown CNN pooling/);
+    assert.throws(() => createModel({ kind: 'rnn' } as never, { inputShape: [16, 12, 1] }, 1), /unknown model kind/);
+  });
+
   it('save → load gives the same embeddings; corrupt or foreign files give clear errors', async () => {
     const directory = await temporaryDirectory();
     const model = createModel(small, preprocessing, 3);

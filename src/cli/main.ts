@@ -52,12 +52,12 @@ async function start(): Promise<void> {
 }
 
 /** The model of --model, parsed from `mlp`, `mlp:512,256`, `cnn` or `cnn:16,32,64`, with --dim. */
-function modelConfig(spec: string, embeddingDim: number): ModelConfig {
+function modelConfig(spec: string, embeddingDim: number, pooling: 'average' | 'flatten'): ModelConfig {
   const [kind, widths] = spec.split(':');
   const list = widths ? widths.split(',').map(Number) : undefined;
   if (list?.some((v) => !Number.isInteger(v) || v <= 0)) throw new TripletjsInputError(`--model ${spec}: layer widths must be positive integers`);
   if (kind === 'mlp') return { kind, embeddingDim, ...(list ? { hidden: list } : {}) };
-  if (kind === 'cnn') return { kind, embeddingDim, ...(list ? { filters: list } : {}) };
+  if (kind === 'cnn') return { kind, embeddingDim, pooling, ...(list ? { filters: list } : {}) };
   throw new TripletjsInputError(`unknown model '${spec}' (use mlp, mlp:512,256, cnn or cnn:32,64,128)`);
 }
 
@@ -66,6 +66,7 @@ interface TrainFlags {
   fold?: number;
   model: string;
   dim: number;
+  pooling: 'average' | 'flatten';
   resize?: [number, number];
   loss: LossName;
   miner: MinerName;
@@ -96,7 +97,7 @@ async function runTraining(flags: TrainFlags, title: string): Promise<void> {
   const options: TrainOptions = {
     dataset,
     fold: flags.fold,
-    model: modelConfig(flags.model, flags.dim),
+    model: modelConfig(flags.model, flags.dim, flags.pooling),
     ...(flags.resize ? { resizeTo: flags.resize } : {}),
     loss: flags.loss,
     miner: flags.miner,
@@ -132,6 +133,7 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--fold <n>', 'fold of the dataset split (ORL faces: 0–3, default 3 = s31–s40 unseen)', integer('--fold'))
     .option('--model <spec>', 'mlp, mlp:512,256, cnn or cnn:32,64,128', (defaults.model as string) ?? 'mlp:512')
     .option('--dim <n>', 'embedding dimension', integer('--dim'), 64)
+    .option('--pooling <kind>', 'CNN: average (global average pooling) or flatten', oneOf<'average' | 'flatten'>('--pooling', ['average', 'flatten']), 'average')
     .option('--resize <HxW>', 'resize images inside the model, e.g. 56x46', size, defaults.resize as [number, number] | undefined)
     .option('--loss <name>', LOSS_NAMES.join(', '), oneOf<LossName>('--loss', LOSS_NAMES), 'triplet')
     .option('--miner <name>', MINER_NAMES.join(', '), oneOf<MinerName>('--miner', MINER_NAMES), (defaults.miner as string) ?? 'batch-all')

@@ -12,11 +12,16 @@ export interface MlpConfig {
   readonly embeddingDim?: number;
 }
 
-/** A small CNN: blocks of conv 3×3 → batch-norm → ReLU → max-pool 2, then global average pooling. */
+/** A small CNN: blocks of conv 3×3 → batch-norm → ReLU → max-pool 2, then pooling to a vector. */
 export interface CnnConfig {
   readonly kind: 'cnn';
   /** Filters of each block (default [32, 64, 128]). */
   readonly filters?: readonly number[];
+  /**
+   * How the last feature map becomes a vector: `average` (global average pooling, the default,
+   * position-free) or `flatten` (keeps where features are, for aligned images such as faces).
+   */
+  readonly pooling?: 'average' | 'flatten';
   /** Embedding dimension (default 64). */
   readonly embeddingDim?: number;
 }
@@ -73,7 +78,9 @@ export function createModel(config: ModelConfig, preprocessing: Preprocessing, s
       model.add(tfl.layers.activation({ activation: 'relu' }));
       model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
     }
-    model.add(tfl.layers.globalAveragePooling2d({}));
+    const pooling = config.pooling ?? 'average';
+    require(pooling === 'average' || pooling === 'flatten', `unknown CNN pooling '${pooling}' (expected average or flatten)`);
+    model.add(pooling === 'average' ? tfl.layers.globalAveragePooling2d({}) : tfl.layers.flatten());
   }
   model.add(tfl.layers.dense({ units: embeddingDim, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }) }));
   model.add(new L2Normalize({}));
