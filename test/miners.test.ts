@@ -85,6 +85,34 @@ describe('miners select exactly what brute force selects', () => {
     x.dispose();
   });
 
+  it('semi-hard over more than 2^21 reference columns (the comparator-sort path) agrees with brute force', () => {
+    const columns = 2 ** 21 + 5;
+    const refValues = new Float32Array(columns * 2);
+    // Coarse coordinates: many exactly equal distances, so tie-breaking by index is exercised.
+    for (let i = 0; i < refValues.length; i++) refValues[i] = ((i * 7919) % 23) / 7 - 1.5;
+    const refLabels = Int32Array.from({ length: columns }, (_, i) => i % 3);
+    const x = tf.tensor2d([[0.3, -0.2]]);
+    const ref = tf.tensor2d(refValues, [columns, 2]);
+    const distance = new LpDistance({ normalizeEmbeddings: false });
+    // Few positives keep the brute force short: give label 0 to three reference rows only.
+    const positives = [11, 2 ** 21 + 1, 400000];
+    const labels = Int32Array.from(refLabels, (l, i) => (positives.includes(i) ? 0 : l === 0 ? 2 : l));
+    const mined = new SemiHardMiner({ distance }).mine(x, [0], ref, labels);
+    const d = distance.orientedMatrix(x, ref);
+    const expected = positives.map((p) => {
+      let outside = -1;
+      let farthest = -1;
+      for (let n = 0; n < columns; n++) {
+        if (labels[n] === 0) continue;
+        if (d[n]! > d[p]! && (outside < 0 || d[n]! < d[outside]!)) outside = n;
+        if (farthest < 0 || d[n]! > d[farthest]!) farthest = n;
+      }
+      return `0,${p},${outside >= 0 ? outside : farthest}`;
+    });
+    assert.deepEqual(tripletKeys(mined), expected.sort());
+    tf.dispose([x, ref]);
+  });
+
   it('reference embeddings: positives and negatives come from the reference set', () => {
     const x = toTensor(randomMatrix(6, 4, 1));
     const ref = toTensor(randomMatrix(10, 4, 2));
