@@ -152,6 +152,31 @@ describe('ContrastiveLoss against brute force', () => {
   });
 });
 
+describe('tuple counts of computeDetailed against brute force', () => {
+  for (const [layout, labels] of Object.entries(labelLayouts(20, 40))) {
+    it(`B=20, ${layout}: valid, computed and active tuples`, () => {
+      const x = asFloat32(randomMatrix(20, 4, 77));
+      const D = referenceMatrix(x, x, { kind: 'lp', normalize: true });
+      const triplets = allTriplets(labels);
+      const pairs = allPairs(labels);
+      const margin = 0.3;
+      const triplet = tf.tidy(() => {
+        const output = new TripletMarginLoss({ margin }).computeDetailed(toTensor(x), labels);
+        return { ...output, loss: output.loss.dataSync()[0]! };
+      });
+      assert.equal(triplet.validCount, triplets.length);
+      assert.equal(triplet.tupleCount, triplets.length);
+      assert.equal(triplet.activeCount, triplets.filter(({ a, p, n }) => D[a]![p]! - D[a]![n]! + margin > 0).length);
+      const contrastive = tf.tidy(() => {
+        const output = new ContrastiveLoss().computeDetailed(toTensor(x), labels);
+        return { ...output, loss: output.loss.dataSync()[0]! };
+      });
+      assert.equal(contrastive.validCount, pairs.positive.length + pairs.negative.length);
+      assert.equal(contrastive.tupleCount, pairs.positive.length + pairs.negative.length);
+    });
+  }
+});
+
 describe('gradients against central finite differences (float64 reference)', () => {
   const labels = [0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4];
   const x = asFloat32(randomMatrix(labels.length, 5, 77));

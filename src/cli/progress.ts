@@ -10,7 +10,7 @@ export function progressReporter(): { onEvent: (event: TrainingEvent) => void; s
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: 'epoch {epochLabel} [{bar}] {percentage}% | loss {loss} | active {active} | {speed} samples/s | ETA {eta_formatted}',
+      format: 'epoch {epochLabel} [{bar}] {percentage}% | loss {loss} | active {active} of valid tuples | {speed} samples/s | ETA {eta_formatted}',
       hideCursor: true,
       etaBuffer: 50,
     },
@@ -35,7 +35,7 @@ export function progressReporter(): { onEvent: (event: TrainingEvent) => void; s
           bar.update(done, {
             epochLabel: `${event.epoch + 1}/${epochs}`,
             loss: event.loss.toFixed(4),
-            active: `${(100 * event.activeFraction).toFixed(0)}%`,
+            active: `${(100 * event.activeFraction).toFixed(1)}%`,
             speed: event.samplesPerSecond.toFixed(0),
           });
         }
@@ -44,7 +44,7 @@ export function progressReporter(): { onEvent: (event: TrainingEvent) => void; s
           ? ` | held-out MAP@R ${event.evaluation.mapAtR.toFixed(4)} P@1 ${event.evaluation.precisionAt1.toFixed(4)}` +
             (event.evaluation.rocAuc !== undefined ? ` AUC ${event.evaluation.rocAuc.toFixed(4)} EER ${event.evaluation.eer!.toFixed(4)}` : '')
           : '';
-        const line = `epoch ${event.epoch + 1}/${epochs}: loss ${event.meanLoss.toFixed(4)}, active ${(100 * event.meanActiveFraction).toFixed(1)}%, ${event.seconds.toFixed(1)} s${evaluation}`;
+        const line = `epoch ${event.epoch + 1}/${epochs}: loss ${event.meanLoss.toFixed(4)}, active ${(100 * event.meanActiveFraction).toFixed(1)}% of valid tuples, ${event.seconds.toFixed(1)} s${evaluation}`;
         if (started) bar.stop(), (started = false);
         process.stderr.write(line + '\n');
         if (interactive && event.epoch + 1 < epochs) {

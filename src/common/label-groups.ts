@@ -26,6 +26,27 @@ export class LabelGroups {
 
 const EMPTY = new Int32Array(0);
 
+/** The two kinds of tuples losses are computed over. */
+export type TupleKind = 'triplet' | 'pair';
+
+/**
+ * The number of valid tuples in a batch with `labels`: anchor–positive–negative triplets (from
+ * the class sizes), or ordered pairs of distinct examples (every one is a positive or a negative).
+ */
+export function countValidTuples(labels: Int32Array, kind: TupleKind): number {
+  const total = labels.length;
+  if (kind === 'pair') return total * (total - 1);
+  let count = 0;
+  for (const size of classSizes(labels)) count += size * (size - 1) * (total - size);
+  return count;
+}
+
+function classSizes(labels: Int32Array): number[] {
+  const sizes = new Map<number, number>();
+  for (const label of labels) sizes.set(label, (sizes.get(label) ?? 0) + 1);
+  return [...sizes.values()];
+}
+
 /**
  * Calls `visit(a, p)` for every anchor–positive pair: `p` indexes the reference set, has the
  * anchor's label, and is not the anchor itself when the reference set is the batch. Consumers

@@ -1,6 +1,7 @@
 import { tf } from '../tf.js';
 import { checkEmbeddings, readLabels, type LabelsInput } from '../common/batch.js';
 import { checkTuples, type Tuples } from '../common/tuples.js';
+import { countValidTuples, type TupleKind } from '../common/label-groups.js';
 import type { BaseDistance } from '../distances/base-distance.js';
 import type { LossStatistics, Reducer } from '../reducers/reducer.js';
 
@@ -21,6 +22,12 @@ export interface LossOutput {
   readonly tupleCount: number;
   /** Tuples with a non-zero loss (active triplets or pairs). */
   readonly activeCount: number;
+  /**
+   * Every valid tuple of the loss's kind in the batch (triplets, or positive and negative pairs):
+   * `activeCount / validCount` is the fraction of active tuples of Hermans et al., informative
+   * even when a miner already kept only the violating ones.
+   */
+  readonly validCount: number;
 }
 
 /** A part being summed up by a loss. */
@@ -57,6 +64,8 @@ export abstract class BaseMetricLoss {
   readonly distance: BaseDistance;
   /** How per-tuple values become one number. */
   readonly reducer: Reducer;
+  /** Whether the loss is computed over triplets or over pairs. */
+  abstract readonly tupleKind: TupleKind;
 
   protected constructor(distance: BaseDistance, reducer: Reducer) {
     this.distance = distance;
@@ -97,7 +106,7 @@ export abstract class BaseMetricLoss {
       }
       return withMatrixGradient(matrix, value, gradient);
     });
-    return { loss, tupleCount, activeCount };
+    return { loss, tupleCount, activeCount, validCount: countValidTuples(batchLabels, this.tupleKind) };
   }
 
   /**

@@ -28,6 +28,7 @@ export interface ContrastiveLossOptions {
  * anchor–positive and anchor–negative pairs.
  */
 export class ContrastiveLoss extends BaseMetricLoss {
+  readonly tupleKind = 'pair' as const;
   readonly posMargin: number;
   readonly negMargin: number;
 

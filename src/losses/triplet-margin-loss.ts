@@ -32,6 +32,7 @@ export interface TripletMarginLossOptions {
  * into triplets that share an anchor.
  */
 export class TripletMarginLoss extends BaseMetricLoss {
+  readonly tupleKind = 'triplet' as const;
   readonly margin: number;
   readonly swap: boolean;
   readonly smoothLoss: boolean;

@@ -18,8 +18,9 @@ export interface StepEvent {
   readonly step: number;
   readonly stepsPerEpoch: number;
   readonly loss: number;
-  /** Fraction of the mined (or all) tuples with a non-zero loss. */
+  /** Active tuples (non-zero loss) as a fraction of every valid tuple of the batch. */
   readonly activeFraction: number;
+  /** Tuples the loss was computed over (the miner's choice, or every valid tuple). */
   readonly tuples: number;
   readonly samplesPerSecond: number;
   readonly learningRate: number;

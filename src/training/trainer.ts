@@ -154,6 +154,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const pixels = settings.augment ? augmentBatch(dataset, indices, random) : toInputs(dataset, indices);
       let tuples = 0;
       let active = 0;
+      let valid = 0;
       let value: number;
       try {
         value = tf.tidy(() => {
@@ -163,6 +164,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             const output = loss.computeDetailed(embeddings, labels, miner?.mine(embeddings, labels));
             tuples = output.tupleCount;
             active = output.activeCount;
+            valid = output.validCount;
             return output.loss;
           }, true);
           return cost!.dataSync()[0]!;
@@ -178,7 +180,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             'Try a lower learning rate.',
         );
       }
-      const activeFraction = tuples > 0 ? active / tuples : 0;
+      const activeFraction = valid > 0 ? active / valid : 0;
       lossSum += value;
       activeSum += activeFraction;
       await emit({
