@@ -2,64 +2,37 @@
  * One training step of a small CNN on the wasm backend: forward + backward + Adam update through
  * `optimizer.minimize`, with a batch-hard triplet loss, and where the time goes, kernel by kernel.
  *
- *   npx tsc -p tsconfig.json && node --expose-gc build/bench/cnn-step.js [--reps 10] [--cpu]
+ *   npx tsc -p tsconfig.json && node --expose-gc build/bench/cnn-step.js [--reps 10] [--cpu] [--native]
  *
  * Model: conv32 3×3 relu → maxpool 2 → conv64 3×3 relu → maxpool 2 → flatten → dense128 relu →
  * dense64 → L2-normalised (plain tf ops). Batch 128 of 28×28×1 seeded normal inputs, labels
  * P × K = 32 × 4. For comparison: a 784-256-128-64 MLP step with the same loss, the convolution
  * kernels alone at this model's shapes (including wasm's own, replaced Conv2DBackpropInput), and
  * a bare 1024³ `tf.matMul` for a GFLOP/s reference. `--cpu` also times one CNN step on the cpu
- * backend (slow: about a minute).
+ * backend (slow: about a minute). `--native` runs with the native OpenBLAS kernels
+ * (src/engine/native-kernels.ts), else with the wasm kernels only.
  */
 import { tf, tfl } from '../src/tf.js';
 import { initBackend } from '../src/engine/index.js';
 import { builtinWasmKernel, setFilterGradientAlgorithm } from '../src/engine/conv-kernels.js';
-import { BatchHardMiner } from '../src/miners/index.js';
-import { TripletMarginLoss } from '../src/losses/index.js';
+import { BATCH, cnn, mlp, trainer, type Trainer } from './steps.js';
 import { argValue, formatMs, formatRatio, gcExposed, machine, markdownTable, timeRepeated } from './common.js';
 
-const BATCH = 128;
-const PER_CLASS = 4;
 const REPETITIONS = Number(argValue('--reps') ?? '10');
 const WITH_CPU = process.argv.includes('--cpu');
+const NATIVE = process.argv.includes('--native');
+/** How the replaced kernels are labelled: the native ones, or tripletjs's wasm ones. */
+const OURS = NATIVE ? 'tripletjs, native' : 'tripletjs';
 const TOP_KERNELS = 12;
 
-const backendName = await initBackend({ backend: 'wasm', announce: (m) => console.log(m) });
+const backendName = await initBackend({ backend: 'wasm', native: NATIVE, announce: (m) => console.log(m) });
 const host = machine();
 console.log(`${host.cpu}, ${host.cores} cores, node ${host.node}; gc ${gcExposed ? 'exposed' : 'not exposed (run with --expose-gc)'}`);
 console.log(`backend: ${backendName}; median of ${REPETITIONS} timed steps after 2 warm-up steps\n`);
 
 // ---------------------------------------------------------------------------------------------
-// Models, data and the step
+// Work per step
 // ---------------------------------------------------------------------------------------------
-
-function l2Normalize(x: tf.Tensor): tf.Tensor2D {
-  return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24))) as tf.Tensor2D;
-}
-
-function cnn(): tfl.Sequential {
-  return tfl.sequential({
-    layers: [
-      tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: 'relu' }),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      tfl.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      tfl.layers.flatten(),
-      tfl.layers.dense({ units: 128, activation: 'relu' }),
-      tfl.layers.dense({ units: 64 }),
-    ],
-  });
-}
-
-function mlp(): tfl.Sequential {
-  return tfl.sequential({
-    layers: [
-      tfl.layers.dense({ inputShape: [784], units: 256, activation: 'relu' }),
-      tfl.layers.dense({ units: 128, activation: 'relu' }),
-      tfl.layers.dense({ units: 64 }),
-    ],
-  });
-}
 
 /** Multiply-adds ×2 of one forward pass, from the layers' input and output shapes. */
 function forwardFlops(model: tfl.Sequential): { forward: number; firstLayer: number } {
@@ -82,46 +55,6 @@ function forwardFlops(model: tfl.Sequential): { forward: number; firstLayer: num
 function stepFlops(model: tfl.Sequential): number {
   const { forward, firstLayer } = forwardFlops(model);
   return 3 * forward - firstLayer;
-}
-
-/** P × K = 32 × 4: classes in contiguous blocks, as a P × K sampler yields them. */
-const labels = Int32Array.from({ length: BATCH }, (_, i) => Math.floor(i / PER_CLASS));
-const miner = new BatchHardMiner();
-const loss = new TripletMarginLoss({ margin: 0.2 });
-
-interface Trainer {
-  readonly name: string;
-  readonly model: tfl.Sequential;
-  step(): number;
-  dispose(): void;
-}
-
-function trainer(name: string, model: tfl.Sequential, inputShape: number[]): Trainer {
-  const x = tf.tidy(() => tf.randomNormal(inputShape, 0, 1, 'float32', 7));
-  const optimizer = tf.train.adam(1e-3);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  return {
-    name,
-    model,
-    step(): number {
-      const cost = optimizer.minimize(
-        () => {
-          const embeddings = l2Normalize(model.apply(x, { training: true }) as tf.Tensor);
-          return loss.compute(embeddings, labels, miner.mine(embeddings, labels));
-        },
-        true,
-        variables,
-      );
-      const value = cost!.dataSync()[0]!;
-      cost!.dispose();
-      return value;
-    },
-    dispose(): void {
-      x.dispose();
-      optimizer.dispose();
-      model.dispose();
-    },
-  };
 }
 
 interface KernelTotal {
@@ -228,16 +161,17 @@ function timeKernel(run: () => tf.Tensor): number {
     const shape = `${BATCH}×${h}×${h}×${ci} → ${co}, 3×3`;
     const add = (kernel: string, ms: number): void => void rows.push([shape, kernel, formatMs(ms), gflops(ms)]);
     add('Conv2D (forward)', timeKernel(() => withCopy(filter, (f) => tf.conv2d(x, f as tf.Tensor4D, 1, 'valid'))));
-    for (const algorithm of ['conv', 'im2col'] as const) {
+    // The filter-gradient algorithms are those of the wasm kernel; the native kernel has one.
+    for (const algorithm of NATIVE ? (['auto'] as const) : (['conv', 'im2col'] as const)) {
       setFilterGradientAlgorithm(algorithm);
       const ms = timeKernel(() =>
         withCopy(dy, (d) => engine.runKernel('Conv2DBackpropFilter', { x, dy: d }, { ...attrs, filterShape: filter.shape } as never) as tf.Tensor),
       );
-      add(`Conv2DBackpropFilter (tripletjs, ${algorithm})`, ms);
+      add(`Conv2DBackpropFilter (${NATIVE ? OURS : `${OURS}, ${algorithm}`})`, ms);
     }
     setFilterGradientAlgorithm('auto');
     const bpi = { ...attrs, inputShape: x.shape };
-    add('Conv2DBackpropInput (tripletjs)', timeKernel(() => withCopy(filter, (f) => engine.runKernel('Conv2DBackpropInput', { dy, filter: f }, bpi as never) as tf.Tensor)));
+    add(`Conv2DBackpropInput (${OURS})`, timeKernel(() => withCopy(filter, (f) => engine.runKernel('Conv2DBackpropInput', { dy, filter: f }, bpi as never) as tf.Tensor)));
     add('Conv2DBackpropInput (wasm built-in)', timeKernel(() => withCopy(filter, (f) => builtin('Conv2DBackpropInput', { dy, filter: f }, bpi))));
     // The pooling after this conv (relu output → 2×2 max pool), forward and gradient.
     const activation = tf.relu(tf.conv2d(x, filter, 1, 'valid'));
@@ -248,7 +182,7 @@ function timeKernel(run: () => tf.Tensor): number {
     const addPool = (kernel: string, ms: number): void => void rows.push([poolShape, kernel, formatMs(ms), '–']);
     addPool('MaxPool (forward)', timeKernel(() => tf.maxPool(activation, 2, 2, 'valid')));
     const poolInputs = { dy: dPooled, input: activation, output: pooled };
-    addPool('MaxPoolGrad (tripletjs)', timeKernel(() => engine.runKernel('MaxPoolGrad', poolInputs, pool as never) as tf.Tensor));
+    addPool(`MaxPoolGrad (${OURS})`, timeKernel(() => engine.runKernel('MaxPoolGrad', poolInputs, pool as never) as tf.Tensor));
     addPool('MaxPoolGrad (wasm built-in)', timeKernel(() => builtin('MaxPoolGrad', poolInputs, pool)));
     tf.dispose([x, filter, dy, activation, pooled, dPooled]);
   }

@@ -18,7 +18,11 @@ import {
   sumWasm,
   type FilterGradientAlgorithm,
 } from '../src/engine/conv-kernels.js';
+import { setNativeKernels } from '../src/engine/native-kernels.js';
 import { backend } from './helpers/setup.js';
+
+// These are the wasm kernels, the fallback of the native ones (which test/native.test.ts checks).
+setNativeKernels(false);
 
 const onWasm = backend === 'wasm';
 const skip = onWasm ? false : `the active backend is ${backend}, not wasm`;

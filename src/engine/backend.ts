@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
 import { installWasmKernels } from './wasm-kernels.js';
+import { installNativeKernels } from './native-kernels.js';
 
 /** Backends tripletjs knows how to start, fastest first. */
 export type BackendName = 'wasm' | 'cpu';
@@ -10,6 +11,12 @@ export interface InitBackendOptions {
   backend?: BackendName;
   /** Called once with a one-line description of the backend that is active. */
   announce?: (message: string) => void;
+  /**
+   * The native OpenBLAS kernels over wasm (src/engine/native-kernels.ts): `true` requires them
+   * (throws when the addon cannot load), `false` keeps the wasm kernels. Default: used when the
+   * addon loads, unless `TRIPLETJS_NATIVE=0` (`=1` requires them); either way announced.
+   */
+  native?: boolean;
 }
 
 let active: BackendName | undefined;
@@ -42,12 +49,13 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       failures.push(`${name}: did not start (active backend is '${tf.getBackend()}')`);
       continue;
     }
-    if (name === 'wasm') installWasmKernels();
+    let detail = 'cpu (slow reference backend)';
+    if (name === 'wasm') {
+      installWasmKernels();
+      const native = installNativeKernels(options.native);
+      detail = `wasm (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}${native.active ? ') + ' : ', own matmul kernel); '}${native.description}`;
+    }
     active = name;
-    const detail =
-      name === 'wasm'
-        ? `wasm (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}, own matmul kernel)`
-        : 'cpu (slow reference backend)';
     const fallback = failures.length > 0 ? ` after a failed start of ${failures.join('; ')}` : '';
     options.announce?.(`tripletjs: TensorFlow.js backend ${detail}${fallback}`);
     return name;

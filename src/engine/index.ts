@@ -1,1 +1,2 @@
 export { initBackend, activeBackend, type BackendName, type InitBackendOptions } from './backend.js';
+export { nativeKernelsActive, setNativeKernels, setNativeThreads, type NativeStatus } from './native-kernels.js';

@@ -1,0 +1,184 @@
+/**
+ * tripletjs against PyTorch on this machine, in one run: the cases of the speed issue, each timed
+ * with tripletjs's native kernels (all threads, and one), with the wasm kernels only, and with
+ * the libtorch peer bench/torch-peer.cpp at 2 threads and 1.
+ *
+ *   npm run bench:speed          (builds, then runs node --expose-gc build/bench/speed.js)
+ *   node --expose-gc build/bench/speed.js [--rounds 3] [--cases matmul,cnn] [--json FILE]
+ *
+ * Cases: fp32 matmul 1024³; a training step of the issue's CNN and of the 784-256-128-64 MLP
+ * (bench/steps.ts: batch 128, batch-hard triplet loss, Adam); batch-hard loss forward + backward
+ * at B = 2048, D = 128; semi-hard (SemiHardMiner + TripletMarginLoss) at B = 512.
+ *
+ * Every (case, configuration) runs in a child process of its own, so that each has its own peak
+ * RSS and no state leaks from one to the next. The machine is shared and noisy: the
+ * configurations of a case run back to back, in an order that rotates from round to round, and
+ * the medians pool the samples of every round. PyTorch runs with glibc's allocator tuned as its
+ * users do (GLIBC_TUNABLES, see TORCH_ENV), and with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS
+ * set to its thread count: torch::set_num_threads does not reach OpenBLAS's own threads, so
+ * without them "1 thread" multiplies matrices on every core. Without libtorch-dev the PyTorch
+ * columns are left out, with the command that installs it.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { tf } from '../src/tf.js';
+import { initBackend, nativeKernelsActive, setNativeThreads } from '../src/engine/index.js';
+import { BatchHardMiner, SemiHardMiner } from '../src/miners/index.js';
+import { TripletMarginLoss } from '../src/losses/index.js';
+import type { Tuples } from '../src/common/tuples.js';
+import { BATCH, cnn, mlp, trainer } from './steps.js';
+import { argValue, formatMs, formatRatio, machine, markdownTable, median, peakRssMiB, timeRepeated } from './common.js';
+
+const CASES = {
+  matmul: { label: 'fp32 matmul 1024³', repetitions: 15, samples: 0 },
+  cnn: { label: 'CNN 28×28 step, batch 128', repetitions: 12, samples: BATCH },
+  mlp: { label: 'MLP 784-256-128-64 step, batch 128', repetitions: 30, samples: BATCH },
+  'batch-hard': { label: 'batch-hard loss fwd+bwd, B = 2048, D = 128', repetitions: 7, samples: 2048 },
+  'semi-hard': { label: 'semi-hard loss fwd+bwd, B = 512, D = 128', repetitions: 12, samples: 512 },
+} as const;
+type CaseName = keyof typeof CASES;
+
+/** tripletjs configurations (child processes of this script) and PyTorch's (the peer binary). */
+const CONFIGS = ['tripletjs native', 'tripletjs native, 1 thread', 'tripletjs wasm', 'PyTorch, 2 threads', 'PyTorch, 1 thread'] as const;
+type Config = (typeof CONFIGS)[number];
+
+/** What a child prints: its samples in ms and its peak RSS. */
+interface Measurement {
+  samples: number[];
+  peakRssMiB: number;
+}
+
+const TORCH_ENV = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=1073741824' };
+const TORCH_HEADER = '/usr/include/torch/csrc/api/include/torch/torch.h';
+const here = fileURLToPath(new URL('.', import.meta.url));
+const PEER_SOURCE = fileURLToPath(new URL('../../bench/torch-peer.cpp', import.meta.url));
+const PEER_BINARY = `${here}torch-peer`;
+
+// ---------------------------------------------------------------------------------------------
+// Child: one case, one configuration
+// ---------------------------------------------------------------------------------------------
+
+/** The work of one timed run of a tripletjs case (synchronous, including a read-back). */
+function tripletjsCase(name: CaseName): () => void {
+  if (name === 'matmul') {
+    const a = tf.randomNormal([1024, 1024], 0, 1, 'float32', 1);
+    const b = tf.randomNormal([1024, 1024], 0, 1, 'float32', 2);
+    return () => tf.tidy(() => void tf.matMul(a, b).dataSync());
+  }
+  if (name === 'cnn' || name === 'mlp') {
+    const t = name === 'cnn' ? trainer('CNN', cnn(), [BATCH, 28, 28, 1]) : trainer('MLP', mlp(), [BATCH, 784]);
+    return () => void t.step();
+  }
+  // As bench/mining.ts: tf.grad of the loss, with the mining inside, P × K labels with K = 16.
+  const batch = CASES[name].samples;
+  const embeddings = tf.randomNormal([batch, 128], 0, 1, 'float32', 3);
+  const labels = Int32Array.from({ length: batch }, (_, i) => Math.floor(i / 16));
+  const miner = name === 'batch-hard' ? new BatchHardMiner() : new SemiHardMiner();
+  const loss = new TripletMarginLoss({ margin: 0.2 });
+  const gradient = tf.grad((e: tf.Tensor) => loss.compute(e as tf.Tensor2D, labels, miner.mine(e as tf.Tensor2D, labels) as Tuples));
+  return () => tf.tidy(() => void gradient(embeddings).dataSync());
+}
+
+async function runChild(name: CaseName, config: Config, repetitions: number): Promise<void> {
+  await initBackend({ backend: 'wasm', native: config !== 'tripletjs wasm' });
+  if (config === 'tripletjs native, 1 thread') setNativeThreads(1);
+  // No forced GC between runs, unlike the other benchmarks: a training loop does not force one,
+  // and after global.gc() the next step pays to grow V8's heap again (an MLP step measured
+  // 11 ms instead of 5.9). The collections a run triggers on its own are part of its time.
+  const timing = timeRepeated(tripletjsCase(name), { repetitions, warmups: 2, gcBetween: false });
+  const result: Measurement = { samples: timing.samples, peakRssMiB: peakRssMiB() };
+  console.log(JSON.stringify(result));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent
+// ---------------------------------------------------------------------------------------------
+
+/** Builds the peer if libtorch is installed and the binary is missing or older than its source; else says why not. */
+function buildPeer(): string | undefined {
+  if (!existsSync(TORCH_HEADER)) {
+    return 'libtorch is not installed: apt-get install libtorch-dev libopenblas0 (Debian 12), then run again';
+  }
+  if (existsSync(PEER_BINARY) && statSync(PEER_BINARY).mtimeMs >= statSync(PEER_SOURCE).mtimeMs) return undefined;
+  console.log(`building ${PEER_BINARY} (about 20 s)`);
+  const args = ['-O2', '-std=c++17', '-I/usr/include/torch/csrc/api/include', PEER_SOURCE, '-o', PEER_BINARY, '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10'];
+  const result = spawnSync('g++', args, { encoding: 'utf8' });
+  return result.status === 0 ? undefined : `the peer did not build: ${(result.stderr ?? result.error?.message ?? '').trim().split('\n').slice(-3).join(' | ')}`;
+}
+
+function measure(name: CaseName, config: Config): Measurement {
+  const repetitions = String(CASES[name].repetitions);
+  const torch = config.startsWith('PyTorch');
+  const threads = config === 'PyTorch, 2 threads' ? '2' : '1';
+  const command = torch
+    ? [PEER_BINARY, name, threads, repetitions]
+    : [process.execPath, '--expose-gc', fileURLToPath(import.meta.url), '--child', name, '--config', config, '--reps', repetitions];
+  const env = { ...process.env, ...(torch ? { ...TORCH_ENV, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads } : {}) };
+  const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', env, timeout: 10 * 60_000 });
+  if (result.status !== 0) throw new Error(`${config} on ${name} failed: ${result.stderr || result.error?.message}`);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Measurement;
+}
+
+async function runParent(): Promise<void> {
+  const rounds = Number(argValue('--rounds') ?? '3');
+  const names = (argValue('--cases') ?? Object.keys(CASES).join(',')).split(',') as CaseName[];
+  for (const name of names) if (!(name in CASES)) throw new Error(`unknown case '${name}' (expected ${Object.keys(CASES).join(', ')})`);
+  const peerProblem = buildPeer();
+  const host = machine();
+  await initBackend({ backend: 'wasm', announce: (m) => console.log(m) });
+  // Without the addon (announced above) the native columns are left out, as PyTorch's without libtorch.
+  const configs = CONFIGS.filter((c) => (peerProblem === undefined || !c.startsWith('PyTorch')) && (nativeKernelsActive() || !c.startsWith('tripletjs native')));
+  console.log(`${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, ${host.platform}, node ${host.node}`);
+  console.log(peerProblem === undefined ? `PyTorch peer: ${PEER_BINARY} (${TORCH_ENV.GLIBC_TUNABLES})` : `PyTorch columns left out: ${peerProblem}`);
+  console.log(`${rounds} rounds; each configuration of a case runs in its own process, back to back\n`);
+
+  const results = new Map<string, { samples: number[]; rss: number[]; roundMedians: number[] }>();
+  const key = (name: CaseName, config: Config): string => `${name}/${config}`;
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names) {
+      // Rotate the order, so that no configuration always runs first (or right after the heaviest).
+      const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
+      for (const config of order) {
+        const m = measure(name, config);
+        const entry = results.get(key(name, config)) ?? { samples: [], rss: [], roundMedians: [] };
+        entry.samples.push(...m.samples);
+        entry.rss.push(m.peakRssMiB);
+        entry.roundMedians.push(median(m.samples));
+        results.set(key(name, config), entry);
+        console.log(`round ${round + 1}, ${name}, ${config}: median ${formatMs(median(m.samples))} ms, peak RSS ${m.peakRssMiB.toFixed(0)} MiB`);
+      }
+    }
+  }
+
+  const baselines = configs.filter((c) => c.startsWith('PyTorch'));
+  const rows: string[][] = [];
+  const json: object[] = [];
+  for (const name of names) {
+    for (const config of configs) {
+      const entry = results.get(key(name, config))!;
+      const ms = median(entry.samples);
+      const perSecond = CASES[name].samples > 0 ? Math.round((CASES[name].samples * 1000) / ms).toLocaleString('en-US') : '–';
+      // Time ratio against each PyTorch configuration; the spread is that of the per-round ratios.
+      const ratios = baselines.map((b) => {
+        const base = results.get(key(name, b))!;
+        const perRound = entry.roundMedians.map((v, i) => v / base.roundMedians[i]!);
+        return `${formatRatio(ms / median(base.samples))} (${formatRatio(Math.min(...perRound))}–${formatRatio(Math.max(...perRound))})`;
+      });
+      rows.push([CASES[name].label, config, formatMs(ms), `${formatMs(Math.min(...entry.samples))}–${formatMs(Math.max(...entry.samples))}`, perSecond, Math.max(...entry.rss).toFixed(0), ...ratios]);
+      json.push({ case: name, config, medianMs: ms, samples: entry.samples, roundMedians: entry.roundMedians, peakRssMiB: Math.max(...entry.rss) });
+    }
+  }
+  console.log();
+  const ratioHeaders = baselines.map((b) => `time / ${b} (rounds)`);
+  console.log(markdownTable(['case', 'configuration', 'median ms', 'min–max ms', 'samples/s', 'peak RSS MiB', ...ratioHeaders], rows, new Set([2, 3, 4, 5, 6, 7])));
+  const file = argValue('--json');
+  if (file !== undefined) writeFileSync(file, JSON.stringify({ machine: host, rounds, results: json }, null, 2));
+}
+
+const childCase = argValue('--child') as CaseName | undefined;
+if (childCase !== undefined) {
+  await runChild(childCase, argValue('--config') as Config, Number(argValue('--reps')));
+} else {
+  await runParent();
+}

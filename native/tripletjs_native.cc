@@ -1,0 +1,738 @@
+// tripletjs native kernels: matrix products, NHWC convolutions with both gradients, and the
+// max-pool gradient, on OpenBLAS, for TensorFlow.js's wasm backend.
+//
+// The JavaScript side (src/engine/native-kernels.ts) passes Float32Array views of the wasm heap:
+// the inputs of a kernel and its freshly allocated output. This file reads and writes them in
+// place, so no tensor is copied between the wasm heap and native memory. Every length is checked
+// against the geometry before anything is written: a wrong size would otherwise corrupt other
+// tensors on the heap.
+//
+// Convolutions are im2col (or col2im) plus one sgemm per chunk of whole images. A chunk's column
+// matrix stays below kChunkFloats, so it is reused from one scratch buffer (no allocation and no
+// page faults per call) and stays partly in cache; the gather and scatter run on the same threads
+// as OpenBLAS, split by image.
+#include <cblas.h>
+#include <node_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+// OpenBLAS's own entry points; declared here so that the file builds whichever cblas.h the
+// system's alternatives select (the library linked is always libopenblas).
+extern "C" {
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char* openblas_get_config(void);
+char* openblas_get_corename(void);
+}
+
+namespace {
+
+// Most threads for OpenBLAS and for the gathers and scatters around it (setThreads); each call
+// uses fewer when its work is small.
+int g_threads = 1;
+
+// Largest im2col chunk, in floats (8 MiB): big enough for sgemm to run at full speed, small
+// enough to stay near the caches and to keep the scratch buffer modest.
+constexpr int64_t kChunkFloats = int64_t{1} << 21;
+
+// Below this many floats moved per thread (1 MiB), a thread costs more to start than it saves.
+constexpr int64_t kMinFloatsPerThread = int64_t{1} << 18;
+
+std::vector<float> g_scratch;
+
+float* scratch(int64_t floats) {
+  if (static_cast<int64_t>(g_scratch.size()) < floats) g_scratch.resize(static_cast<size_t>(floats));
+  return g_scratch.data();
+}
+
+// Runs body(begin, end) over [0, count) on up to g_threads threads, the caller being one of
+// them; `floats_per_item` sizes the work so that small jobs stay on the calling thread.
+template <typename Body>
+void parallel_for(int64_t count, int64_t floats_per_item, const Body& body) {
+  const int64_t by_work = count * std::max<int64_t>(floats_per_item, 1) / kMinFloatsPerThread;
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(g_threads), count, by_work}));
+  if (workers == 1) {
+    body(int64_t{0}, count);
+    return;
+  }
+  std::vector<std::thread> others;
+  others.reserve(static_cast<size_t>(workers - 1));
+  for (int64_t w = 1; w < workers; ++w) {
+    others.emplace_back([&body, count, workers, w] { body(count * w / workers, count * (w + 1) / workers); });
+  }
+  body(int64_t{0}, count / workers);
+  for (auto& t : others) t.join();
+}
+
+// Each further OpenBLAS thread needs this many flops of a product (2^24: about 0.2 ms of work
+// for one thread here). Waking a thread costs tens of microseconds on an idle machine, where a
+// 128×784×256 product went from 0.51 to 0.31 ms on two threads, and up to a scheduler time slice
+// on a busy one, where splitting small products only added waiting.
+constexpr int64_t kFlopsPerThread = int64_t{1} << 24;
+
+int g_blas_threads = 1;
+
+// c[m×n] = op(a) · op(b) + beta · c for packed row-major matrices, with the threads it is worth.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float beta, float* c) {
+  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(g_threads, 2 * m * n * k / kFlopsPerThread)));
+  if (threads != g_blas_threads) {
+    openblas_set_num_threads(threads);
+    g_blas_threads = threads;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, a, static_cast<int>(trans_a ? m : k), b, static_cast<int>(trans_b ? k : n), beta, c, static_cast<int>(n));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+// ---------------------------------------------------------------------------------------------
+
+struct Args {
+  napi_env env;
+  napi_value values[8];
+  size_t count = 8;
+  const char* kernel;
+  bool failed = false;
+
+  Args(napi_env e, napi_callback_info info, const char* name) : env(e), kernel(name) {
+    napi_get_cb_info(env, info, &count, values, nullptr, nullptr);
+  }
+
+  void fail(const char* what, const char* problem) {
+    if (failed) return;
+    failed = true;
+    std::string message = std::string("tripletjs native ") + kernel + ": " + what + " " + problem;
+    napi_throw_error(env, nullptr, message.c_str());
+  }
+
+  napi_value at(size_t i) {
+    if (i < count) return values[i];
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    return undefined;
+  }
+
+  bool is_nullish(size_t i) {
+    napi_valuetype type;
+    napi_typeof(env, at(i), &type);
+    return type == napi_null || type == napi_undefined;
+  }
+
+  // A typed array of the given type holding exactly `length` elements (any length if < 0; then
+  // its length goes to *found).
+  void* typed(size_t i, napi_typedarray_type want, int64_t length, const char* what, int64_t* found = nullptr) {
+    if (failed) return nullptr;
+    bool is_typed = false;
+    napi_is_typedarray(env, at(i), &is_typed);
+    napi_typedarray_type type;
+    size_t elements = 0;
+    void* data = nullptr;
+    if (is_typed) napi_get_typedarray_info(env, at(i), &type, &elements, &data, nullptr, nullptr);
+    if (!is_typed || type != want) {
+      fail(what, want == napi_float32_array ? "must be a Float32Array" : "must be an Int32Array");
+      return nullptr;
+    }
+    if (length >= 0 && static_cast<int64_t>(elements) != length) {
+      fail(what, ("has " + std::to_string(elements) + " elements, expected " + std::to_string(length)).c_str());
+      return nullptr;
+    }
+    if (found != nullptr) *found = static_cast<int64_t>(elements);
+    return data;
+  }
+
+  float* floats(size_t i, int64_t length, const char* what) {
+    return static_cast<float*>(typed(i, napi_float32_array, length, what));
+  }
+
+  // An Int32Array of exactly `length` non-negative integers.
+  const int32_t* ints(size_t i, int64_t length, const char* what) {
+    auto* data = static_cast<const int32_t*>(typed(i, napi_int32_array, length, what));
+    if (data != nullptr && std::any_of(data, data + length, [](int32_t v) { return v < 0; })) {
+      fail(what, "has a negative entry");
+      return nullptr;
+    }
+    return data;
+  }
+
+  int32_t int32(size_t i, const char* what) {
+    int32_t value = 0;
+    if (!failed && napi_get_value_int32(env, at(i), &value) != napi_ok) fail(what, "must be a number");
+    return value;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Bias and activation
+// ---------------------------------------------------------------------------------------------
+
+enum Activation { kLinear = 0, kRelu = 1 };
+
+// out[r, j] = act(in[r, j] + bias[j or 0]) for rows [0, rows) of width `width`; in may be out.
+void bias_activation(const float* in, float* out, int64_t rows, int64_t width, const float* bias, int64_t bias_length, int activation) {
+  if (in == out && bias == nullptr && activation == kLinear) return;
+  parallel_for(rows, width, [=](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* src = in + r * width;
+      float* dst = out + r * width;
+      // Separate loops, so that each vectorises.
+      if (bias == nullptr) {
+        if (src != dst) std::copy(src, src + width, dst);
+      } else if (bias_length == 1) {
+        for (int64_t j = 0; j < width; ++j) dst[j] = src[j] + bias[0];
+      } else {
+        for (int64_t j = 0; j < width; ++j) dst[j] = src[j] + bias[j];
+      }
+      if (activation == kRelu) {
+        // As the cpu backend: negatives to 0, NaN kept.
+        for (int64_t j = 0; j < width; ++j) dst[j] = dst[j] < 0.0f ? 0.0f : dst[j];
+      }
+    }
+  });
+}
+
+// Reads the optional bias (argument i, length `width` or 1) and activation (argument i + 1).
+bool read_epilogue(Args& args, size_t i, int64_t width, const float** bias, int64_t* bias_length, int* activation) {
+  *bias = nullptr;
+  *bias_length = 0;
+  if (!args.is_nullish(i)) {
+    *bias = static_cast<const float*>(args.typed(i, napi_float32_array, -1, "bias", bias_length));
+    if (*bias != nullptr && *bias_length != width && *bias_length != 1) args.fail("bias", "must have one value or one per column");
+  }
+  *activation = args.int32(i + 1, "activation");
+  if (!args.failed && *activation != kLinear && *activation != kRelu) args.fail("activation", "must be 0 (linear) or 1 (relu)");
+  return !args.failed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix products
+// ---------------------------------------------------------------------------------------------
+
+// matMul(a, b, out, dims, bias, activation): out[i] = act(op(a[i % batchA]) · op(b[i % batchB]) + bias)
+// for i < batch, with dims = [batch, batchA, batchB, m, n, k, transposeA, transposeB] (row-major, as
+// tfjs's BatchMatMul kernels index broadcast batches).
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  Args args(env, info, "matMul");
+  const int32_t* dims = args.ints(3, 8, "dims");
+  if (dims == nullptr) return nullptr;
+  const int64_t batch = dims[0], batch_a = dims[1], batch_b = dims[2], m = dims[3], n = dims[4], k = dims[5];
+  const bool trans_a = dims[6] != 0, trans_b = dims[7] != 0;
+  if (batch_a < 1 || batch_b < 1 || batch != std::max(batch_a, batch_b)) {
+    args.fail("dims", "have inconsistent batch sizes");
+    return nullptr;
+  }
+  const float* a = args.floats(0, batch_a * m * k, "a");
+  const float* b = args.floats(1, batch_b * k * n, "b");
+  float* out = args.floats(2, batch * m * n, "out");
+  const float* bias;
+  int64_t bias_length;
+  int activation;
+  if (!read_epilogue(args, 4, n, &bias, &bias_length, &activation)) return nullptr;
+  if (batch * m * n == 0) return nullptr;
+  if (k == 0) {
+    std::fill(out, out + batch * m * n, 0.0f);
+  } else if (!trans_a && batch_b == 1) {
+    // Every a against the same b: one tall product, which OpenBLAS splits across threads well.
+    gemm(false, trans_b, batch * m, n, k, a, b, 0.0f, out);
+  } else {
+    for (int64_t i = 0; i < batch; ++i) {
+      gemm(trans_a, trans_b, m, n, k, a + (i % batch_a) * m * k, b + (i % batch_b) * k * n, 0.0f, out + i * m * n);
+    }
+  }
+  bias_activation(out, out, batch * m, n, bias, bias_length, activation);
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolutions (NHWC; filter [KH, KW, Ci, Co])
+// ---------------------------------------------------------------------------------------------
+
+struct Conv {
+  int64_t n, h, w, c, oh, ow, co, kh, kw, sh, sw, pt, pl, dh, dw;
+
+  int64_t patch() const { return kh * kw * c; }
+  int64_t pixels() const { return oh * ow; }
+  // A 1×1, stride-1, unpadded convolution is a plain product: no im2col.
+  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w; }
+  // Images per im2col chunk.
+  int64_t chunk() const { return std::max<int64_t>(1, kChunkFloats / std::max<int64_t>(1, pixels() * patch())); }
+};
+
+// geometry = [N, H, W, Ci, OH, OW, Co, KH, KW, strideH, strideW, padTop, padLeft, dilationH, dilationW].
+bool read_conv(Args& args, size_t i, Conv* g) {
+  const int32_t* v = args.ints(i, 15, "geometry");
+  if (v == nullptr) return false;
+  *g = Conv{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
+  if (g->kh < 1 || g->kw < 1 || g->sh < 1 || g->sw < 1 || g->dh < 1 || g->dw < 1) {
+    args.fail("geometry", "needs filter sizes, strides and dilations of at least 1");
+    return false;
+  }
+  return true;
+}
+
+// The tensors of a convolution, by their role in the forward pass.
+enum Role { kImages, kFilter, kResponses };
+
+int64_t size_of(const Conv& g, Role role) {
+  return role == kImages ? g.n * g.h * g.w * g.c : role == kFilter ? g.patch() * g.co : g.n * g.pixels() * g.co;
+}
+
+// Reads the geometry (argument 3) and the three Float32Arrays before it, whose roles give their
+// sizes: images like x or dx, the filter or dW, responses like y or dy.
+bool read_conv_arrays(Args& args, Conv* g, const Role (&roles)[3], const char* const (&names)[3], float* (&arrays)[3]) {
+  if (!read_conv(args, 3, g)) return false;
+  for (size_t i = 0; i < 3; ++i) arrays[i] = args.floats(i, size_of(*g, roles[i]), names[i]);
+  return !args.failed;
+}
+
+// cols[p, (kh, kw, ci)] = x[oh·sh + kh·dh − pt, ow·sw + kw·dw − pl, ci] for the pixels p = (oh, ow)
+// of one image, 0 outside it.
+void im2col_image(const Conv& g, const float* x, float* cols) {
+  const size_t channel_bytes = static_cast<size_t>(g.c) * sizeof(float);
+  float* dst = cols;
+  for (int64_t oh = 0; oh < g.oh; ++oh) {
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      const int64_t iw0 = ow * g.sw - g.pl;
+      const bool row_inside = g.dw == 1 && iw0 >= 0 && iw0 + g.kw <= g.w;
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        const int64_t ih = oh * g.sh + kh * g.dh - g.pt;
+        if (ih < 0 || ih >= g.h) {
+          std::memset(dst, 0, channel_bytes * g.kw);
+        } else if (row_inside) {
+          std::memcpy(dst, x + (ih * g.w + iw0) * g.c, channel_bytes * g.kw);
+        } else {
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            const int64_t iw = iw0 + kw * g.dw;
+            if (iw < 0 || iw >= g.w) std::memset(dst + kw * g.c, 0, channel_bytes);
+            else std::memcpy(dst + kw * g.c, x + (ih * g.w + iw) * g.c, channel_bytes);
+          }
+        }
+        dst += g.kw * g.c;
+      }
+    }
+  }
+}
+
+// dx[ih, iw, ci] = Σ cols[p, (kh, kw, ci)] over the (pixel, tap) pairs that read (ih, iw): the
+// adjoint of im2col_image, for one image.
+void col2im_image(const Conv& g, const float* cols, float* dx) {
+  std::fill(dx, dx + g.h * g.w * g.c, 0.0f);
+  const float* src = cols;
+  for (int64_t oh = 0; oh < g.oh; ++oh) {
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        const int64_t ih = oh * g.sh + kh * g.dh - g.pt;
+        for (int64_t kw = 0; kw < g.kw; ++kw, src += g.c) {
+          const int64_t iw = ow * g.sw + kw * g.dw - g.pl;
+          if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+          float* d = dx + (ih * g.w + iw) * g.c;
+          for (int64_t ci = 0; ci < g.c; ++ci) d[ci] += src[ci];
+        }
+      }
+    }
+  }
+}
+
+// The column matrix of images [first, first + count), gathered on all threads.
+float* gather(const Conv& g, const float* x, int64_t first, int64_t count) {
+  float* cols = scratch(count * g.pixels() * g.patch());
+  parallel_for(count, g.pixels() * g.patch(), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) im2col_image(g, x + (first + b) * g.h * g.w * g.c, cols + b * g.pixels() * g.patch());
+  });
+  return cols;
+}
+
+// conv2d(x, filter, out, geometry, bias, activation): out = act(conv(x, filter) + bias).
+napi_value Conv2D(napi_env env, napi_callback_info info) {
+  Args args(env, info, "conv2d");
+  Conv g;
+  float* a[3];
+  if (!read_conv_arrays(args, &g, {kImages, kFilter, kResponses}, {"x", "filter", "out"}, a)) return nullptr;
+  const auto [x, filter, out] = a;
+  const float* bias;
+  int64_t bias_length;
+  int activation;
+  if (!read_epilogue(args, 4, g.co, &bias, &bias_length, &activation)) return nullptr;
+  if (size_of(g, kResponses) == 0) return nullptr;
+  if (g.pointwise()) {
+    gemm(false, false, g.n * g.pixels(), g.co, g.c, x, filter, 0.0f, out);
+    bias_activation(out, out, g.n * g.pixels(), g.co, bias, bias_length, activation);
+    return nullptr;
+  }
+  for (int64_t first = 0; first < g.n; first += g.chunk()) {
+    const int64_t count = std::min(g.chunk(), g.n - first);
+    const float* cols = gather(g, x, first, count);
+    float* chunk_out = out + first * g.pixels() * g.co;
+    gemm(false, false, count * g.pixels(), g.co, g.patch(), cols, filter, 0.0f, chunk_out);
+    bias_activation(chunk_out, chunk_out, count * g.pixels(), g.co, bias, bias_length, activation);
+  }
+  return nullptr;
+}
+
+// conv2dBackpropInput(dy, filter, dx, geometry): dx = col2im(dy · filterᵀ).
+napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
+  Args args(env, info, "conv2dBackpropInput");
+  Conv g;
+  float* a[3];
+  if (!read_conv_arrays(args, &g, {kResponses, kFilter, kImages}, {"dy", "filter", "dx"}, a)) return nullptr;
+  const auto [dy, filter, dx] = a;
+  if (size_of(g, kImages) == 0) return nullptr;
+  if (g.pointwise()) {
+    gemm(false, true, g.n * g.pixels(), g.c, g.co, dy, filter, 0.0f, dx);
+    return nullptr;
+  }
+  for (int64_t first = 0; first < g.n; first += g.chunk()) {
+    const int64_t count = std::min(g.chunk(), g.n - first);
+    float* cols = scratch(count * g.pixels() * g.patch());
+    if (g.co == 0) {
+      std::fill(cols, cols + count * g.pixels() * g.patch(), 0.0f);
+    } else {
+      gemm(false, true, count * g.pixels(), g.patch(), g.co, dy + first * g.pixels() * g.co, filter, 0.0f, cols);
+    }
+    parallel_for(count, g.pixels() * g.patch(), [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) col2im_image(g, cols + b * g.pixels() * g.patch(), dx + (first + b) * g.h * g.w * g.c);
+    });
+  }
+  return nullptr;
+}
+
+// conv2dBackpropFilter(x, dy, dw, geometry): dw = Σ over chunks of im2col(x)ᵀ · dy.
+napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
+  Args args(env, info, "conv2dBackpropFilter");
+  Conv g;
+  float* a[3];
+  if (!read_conv_arrays(args, &g, {kImages, kResponses, kFilter}, {"x", "dy", "dw"}, a)) return nullptr;
+  const auto [x, dy, dw] = a;
+  if (size_of(g, kFilter) == 0) return nullptr;
+  if (g.n * g.pixels() == 0) {
+    std::fill(dw, dw + g.patch() * g.co, 0.0f);
+  } else if (g.pointwise()) {
+    gemm(true, false, g.c, g.co, g.n * g.pixels(), x, dy, 0.0f, dw);
+  } else {
+    for (int64_t first = 0; first < g.n; first += g.chunk()) {
+      const int64_t count = std::min(g.chunk(), g.n - first);
+      const float* cols = gather(g, x, first, count);
+      gemm(true, false, g.patch(), g.co, count * g.pixels(), cols, dy + first * g.pixels() * g.co, first == 0 ? 0.0f : 1.0f, dw);
+    }
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max pooling and its gradient
+// ---------------------------------------------------------------------------------------------
+
+// Offsets, within one NHWC image, of the positions of pooling window (oh, ow) that lie inside
+// the image, in row-major order; returns their count.
+int32_t window_taps(const Conv& g, int64_t oh, int64_t ow, int64_t* offsets) {
+  const int64_t h0 = oh * g.sh - g.pt;
+  const int64_t w0 = ow * g.sw - g.pl;
+  int32_t taps = 0;
+  for (int64_t ih = std::max<int64_t>(0, h0); ih < std::min(g.h, h0 + g.kh); ++ih) {
+    for (int64_t iw = std::max<int64_t>(0, w0); iw < std::min(g.w, w0 + g.kw); ++iw) offsets[taps++] = (ih * g.w + iw) * g.c;
+  }
+  return taps;
+}
+
+// Reads a pooling geometry: a conv geometry with as many output as input channels.
+bool read_pool(Args& args, size_t i, Conv* g) {
+  if (!read_conv(args, i, g)) return false;
+  if (g->co != g->c) args.fail("geometry", "needs as many output as input channels");
+  return !args.failed;
+}
+
+// maxPoolGrad(x, y, dy, dx, geometry): each dy goes to the first position of its window holding
+// the forward maximum y (the convention of the cpu backend and of TensorFlow). Without y, or when
+// y is NaN or −∞, to the first position of a running maximum that skips NaN; nowhere if none.
+// geometry is a conv geometry with Co = Ci and dilations 1.
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  Args args(env, info, "maxPoolGrad");
+  Conv g;
+  if (!read_pool(args, 4, &g)) return nullptr;
+  const float* x = args.floats(0, g.n * g.h * g.w * g.c, "x");
+  const float* y = args.is_nullish(1) ? nullptr : args.floats(1, g.n * g.pixels() * g.c, "y");
+  const float* dy = args.floats(2, g.n * g.pixels() * g.c, "dy");
+  float* dx = args.floats(3, g.n * g.h * g.w * g.c, "dx");
+  if (args.failed) return nullptr;
+  parallel_for(g.n, g.h * g.w * g.c, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> offsets(static_cast<size_t>(g.kh * g.kw));
+    std::vector<int32_t> first(static_cast<size_t>(g.c));
+    for (int64_t b = begin; b < end; ++b) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      float* dxb = dx + b * g.h * g.w * g.c;
+      std::fill(dxb, dxb + g.h * g.w * g.c, 0.0f);
+      for (int64_t oh = 0; oh < g.oh; ++oh) {
+        for (int64_t ow = 0; ow < g.ow; ++ow) {
+          const int32_t taps = window_taps(g, oh, ow, offsets.data());
+          const int64_t d = ((b * g.oh + oh) * g.ow + ow) * g.c;
+          std::fill(first.begin(), first.end(), -1);
+          if (y != nullptr) {
+            // The first tap equal to the maximum, without a branch per value (a search that stops
+            // at the first match mispredicts on noisy data): taps in reverse, each match overwriting.
+            const float* maxima = y + d;
+            for (int32_t t = taps - 1; t >= 0; --t) {
+              const float* xt = xb + offsets[t];
+              for (int64_t ci = 0; ci < g.c; ++ci) first[ci] = xt[ci] == maxima[ci] && maxima[ci] > -INFINITY ? t : first[ci];
+            }
+          }
+          for (int64_t ci = 0; ci < g.c; ++ci) {
+            int32_t tap = first[ci];
+            if (tap < 0) {
+              // No forward output, or a NaN or −∞ maximum: a running maximum that skips NaN.
+              float best = -INFINITY;
+              for (int32_t t = 0; t < taps; ++t) {
+                const float v = xb[offsets[t] + ci];
+                if (v > best) {
+                  best = v;
+                  tap = t;
+                }
+              }
+            }
+            if (tap >= 0) dxb[offsets[tap] + ci] += dy[d + ci];
+          }
+        }
+      }
+    }
+  });
+  return nullptr;
+}
+
+// maxPool(x, y, geometry): y = the maximum of each window's positions inside x, NaN skipped and
+// −∞ for none (the cpu backend's rule, which maxPoolGrad's search for the maximum relies on).
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  Args args(env, info, "maxPool");
+  Conv g;
+  if (!read_pool(args, 2, &g)) return nullptr;
+  const float* x = args.floats(0, g.n * g.h * g.w * g.c, "x");
+  float* y = args.floats(1, g.n * g.pixels() * g.c, "y");
+  if (args.failed) return nullptr;
+  parallel_for(g.n, g.h * g.w * g.c, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> offsets(static_cast<size_t>(g.kh * g.kw));
+    for (int64_t b = begin; b < end; ++b) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      for (int64_t oh = 0; oh < g.oh; ++oh) {
+        for (int64_t ow = 0; ow < g.ow; ++ow) {
+          const int32_t taps = window_taps(g, oh, ow, offsets.data());
+          float* out = y + ((b * g.oh + oh) * g.ow + ow) * g.c;
+          std::fill(out, out + g.c, -INFINITY);
+          for (int32_t t = 0; t < taps; ++t) {
+            const float* tap = xb + offsets[t];
+            for (int64_t ci = 0; ci < g.c; ++ci) out[ci] = tap[ci] > out[ci] ? tap[ci] : out[ci];
+          }
+        }
+      }
+    }
+  });
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-channel operations: a vector along the last axis (bias, batch-norm statistics)
+// ---------------------------------------------------------------------------------------------
+
+enum ChannelOp { kAdd = 0, kMultiply = 1, kSubtract = 2, kSubtractFrom = 3 };
+
+// channelOp(x, v, out, op): out[r, j] = x[r, j] ∘ v[j] over rows of v.length values, where ∘ is
+// + (op 0), · (1), x − v (2) or v − x (3).
+napi_value ChannelOperation(napi_env env, napi_callback_info info) {
+  Args args(env, info, "channelOp");
+  int64_t size = 0, width = 0;
+  const float* x = static_cast<const float*>(args.typed(0, napi_float32_array, -1, "x", &size));
+  const float* v = static_cast<const float*>(args.typed(1, napi_float32_array, -1, "v", &width));
+  if (!args.failed && (width == 0 || size % width != 0)) args.fail("x", "is not whole rows of v");
+  float* out = args.floats(2, size, "out");
+  const int32_t op = args.int32(3, "op");
+  if (!args.failed && (op < kAdd || op > kSubtractFrom)) args.fail("op", "must be 0 to 3");
+  if (args.failed) return nullptr;
+  if (op == kAdd) {
+    bias_activation(x, out, size / width, width, v, width, kLinear);
+    return nullptr;
+  }
+  parallel_for(size / width, width, [=](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* src = x + r * width;
+      float* dst = out + r * width;
+      // One loop per operation, so that each vectorises.
+      if (op == kMultiply) {
+        for (int64_t j = 0; j < width; ++j) dst[j] = src[j] * v[j];
+      } else if (op == kSubtract) {
+        for (int64_t j = 0; j < width; ++j) dst[j] = src[j] - v[j];
+      } else {
+        for (int64_t j = 0; j < width; ++j) dst[j] = v[j] - src[j];
+      }
+    }
+  });
+  return nullptr;
+}
+
+// batchNorm(x, mean, variance, offset, scale, out, epsilon): out = (x − mean) · scale /
+// sqrt(variance + epsilon) + offset per channel (the last axis); offset and scale may be null.
+napi_value BatchNorm(napi_env env, napi_callback_info info) {
+  Args args(env, info, "batchNorm");
+  int64_t size = 0, width = 0;
+  const float* x = static_cast<const float*>(args.typed(0, napi_float32_array, -1, "x", &size));
+  const float* mean = static_cast<const float*>(args.typed(1, napi_float32_array, -1, "mean", &width));
+  const float* variance = args.floats(2, width, "variance");
+  const float* offset = args.is_nullish(3) ? nullptr : args.floats(3, width, "offset");
+  const float* scale = args.is_nullish(4) ? nullptr : args.floats(4, width, "scale");
+  float* out = args.floats(5, size, "out");
+  double epsilon = 0;
+  if (!args.failed && napi_get_value_double(env, args.at(6), &epsilon) != napi_ok) args.fail("epsilon", "must be a number");
+  if (!args.failed && (width == 0 || size % width != 0)) args.fail("x", "is not whole rows of mean");
+  if (args.failed) return nullptr;
+  // out = x · factor + shift, with factor = scale / sqrt(variance + ε), shift = offset − mean · factor.
+  std::vector<float> factor(static_cast<size_t>(width)), shift(static_cast<size_t>(width));
+  for (int64_t j = 0; j < width; ++j) {
+    factor[j] = static_cast<float>((scale == nullptr ? 1.0 : scale[j]) / std::sqrt(static_cast<double>(variance[j]) + epsilon));
+    shift[j] = (offset == nullptr ? 0.0f : offset[j]) - mean[j] * factor[j];
+  }
+  parallel_for(size / width, width, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* src = x + r * width;
+      float* dst = out + r * width;
+      for (int64_t j = 0; j < width; ++j) dst[j] = src[j] * factor[j] + shift[j];
+    }
+  });
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tile
+// ---------------------------------------------------------------------------------------------
+
+struct TileShape {
+  std::vector<int64_t> shape, reps, in_stride, out_stride;
+};
+
+// Fills out (this axis and the ones after it) from x: the axis's slices first, then copies of the
+// whole block, so that all but the innermost copies are large memcpys.
+void tile_axis(const TileShape& t, size_t axis, const float* x, float* out) {
+  const int64_t count = t.shape[axis];
+  if (axis + 1 == t.shape.size()) {
+    std::copy(x, x + count, out);
+  } else {
+    for (int64_t i = 0; i < count; ++i) tile_axis(t, axis + 1, x + i * t.in_stride[axis], out + i * t.out_stride[axis]);
+  }
+  const int64_t block = count * t.out_stride[axis];
+  for (int64_t r = 1; r < t.reps[axis]; ++r) std::memcpy(out + r * block, out, static_cast<size_t>(block) * sizeof(float));
+}
+
+// tile(x, out, shape, reps): out = x repeated reps[d] times along each axis d (tfjs's Tile).
+napi_value Tile(napi_env env, napi_callback_info info) {
+  Args args(env, info, "tile");
+  int64_t rank = 0, rank_reps = 0;
+  const int32_t* shape = static_cast<const int32_t*>(args.typed(2, napi_int32_array, -1, "shape", &rank));
+  const int32_t* reps = static_cast<const int32_t*>(args.typed(3, napi_int32_array, -1, "reps", &rank_reps));
+  if (!args.failed && (rank == 0 || rank != rank_reps)) args.fail("reps", "must have one entry per axis of x");
+  if (args.failed || args.ints(2, rank, "shape") == nullptr || args.ints(3, rank, "reps") == nullptr) return nullptr;
+  TileShape t{std::vector<int64_t>(shape, shape + rank), std::vector<int64_t>(reps, reps + rank), std::vector<int64_t>(rank, 1),
+              std::vector<int64_t>(rank, 1)};
+  for (int64_t d = rank - 2; d >= 0; --d) {
+    t.in_stride[d] = t.in_stride[d + 1] * t.shape[d + 1];
+    t.out_stride[d] = t.out_stride[d + 1] * t.shape[d + 1] * t.reps[d + 1];
+  }
+  const float* x = args.floats(0, t.in_stride[0] * t.shape[0], "x");
+  float* out = args.floats(1, t.out_stride[0] * t.shape[0] * t.reps[0], "out");
+  if (args.failed || t.out_stride[0] * t.shape[0] * t.reps[0] == 0) return nullptr;
+  tile_axis(t, 0, x, out);
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sums over leading axes
+// ---------------------------------------------------------------------------------------------
+
+// sumRows(x, out, scale): out[j] = scale · Σ_r x[r, j] over the rows of out.length values,
+// accumulated in float64 as the cpu backend does (the bias gradient of a conv layer sums
+// millions of values).
+napi_value SumRows(napi_env env, napi_callback_info info) {
+  Args args(env, info, "sumRows");
+  int64_t size = 0, width = 0;
+  const float* x = static_cast<const float*>(args.typed(0, napi_float32_array, -1, "x", &size));
+  float* out = static_cast<float*>(args.typed(1, napi_float32_array, -1, "out", &width));
+  double scale = 0;
+  if (!args.failed && napi_get_value_double(env, args.at(2), &scale) != napi_ok) args.fail("scale", "must be a number");
+  if (!args.failed && (width == 0 || size % width != 0)) args.fail("x", "is not whole rows of out");
+  if (args.failed) return nullptr;
+  const int64_t rows = size / width;
+  // A fixed split into blocks of rows, each summed on its own, then added in block order: the
+  // result does not depend on which thread ran what.
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(g_threads, rows));
+  std::vector<double> partial(static_cast<size_t>(blocks * width), 0.0);
+  parallel_for(blocks, rows / blocks * width, [&](int64_t begin, int64_t end) {
+    for (int64_t block = begin; block < end; ++block) {
+      double* totals = partial.data() + block * width;
+      for (int64_t r = rows * block / blocks; r < rows * (block + 1) / blocks; ++r) {
+        const float* row = x + r * width;
+        for (int64_t j = 0; j < width; ++j) totals[j] += row[j];
+      }
+    }
+  });
+  for (int64_t j = 0; j < width; ++j) {
+    double total = 0;
+    for (int64_t block = 0; block < blocks; ++block) total += partial[block * width + j];
+    out[j] = static_cast<float>(total * scale);
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------
+
+// setThreads(n): threads for OpenBLAS and for the gathers around it.
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  Args args(env, info, "setThreads");
+  const int32_t threads = args.int32(0, "threads");
+  if (!args.failed && (threads < 1 || threads > 1024)) args.fail("threads", "must be between 1 and 1024");
+  if (args.failed) return nullptr;
+  g_threads = threads;
+  return nullptr;
+}
+
+napi_value string(napi_env env, const char* text) {
+  napi_value value;
+  napi_create_string_utf8(env, text == nullptr ? "" : text, NAPI_AUTO_LENGTH, &value);
+  return value;
+}
+
+// info(): { blas, core, threads }: OpenBLAS's configuration and core, and the most threads used.
+napi_value Info(napi_env env, napi_callback_info) {
+  napi_value result, threads;
+  napi_create_object(env, &result);
+  napi_set_named_property(env, result, "blas", string(env, openblas_get_config()));
+  napi_set_named_property(env, result, "core", string(env, openblas_get_corename()));
+  napi_create_int32(env, g_threads, &threads);
+  napi_set_named_property(env, result, "threads", threads);
+  return result;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor functions[] = {
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"channelOp", nullptr, ChannelOperation, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
+  g_threads = std::max(1, openblas_get_num_threads());
+  g_blas_threads = g_threads;
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
