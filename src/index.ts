@@ -4,7 +4,8 @@
  * The flow of one training step: embeddings → `distances` (pairwise matrix) → `miners` (index
  * tuples) → `losses` (per-tuple values) → `reducers` (one scalar) → gradients. `samplers` build
  * the P × K batches that make mining work. `data`, `models`, `training` and `evaluation` build a
- * full training run on real datasets; `gallery` stores embeddings and searches them.
+ * full training run on real datasets; `gallery` stores embeddings and searches them; `study` runs the
+ * sampling study (losses × sampling methods × seeds).
  *
  * @packageDocumentation
  */
@@ -20,6 +21,7 @@ export * as models from './models/index.js';
 export * as training from './training/index.js';
 export * as evaluation from './evaluation/index.js';
 export * as gallery from './index/index.js';
+export * as study from './study/index.js';
 export { TripletjsInputError } from './common/errors.js';
 export type { LabelsInput } from './common/batch.js';
 export {

@@ -6,7 +6,6 @@ import { tf } from '../tf.js';
 import { initBackend } from '../engine/backend.js';
 import { TripletjsInputError } from '../common/errors.js';
 import { loadDataset, DATASET_NAMES } from '../data/registry.js';
-import { toInputs } from '../data/augment.js';
 import { decodeImage, withChannels } from '../data/image-file.js';
 import { resizeImage } from '../data/resize.js';
 import type { Dataset } from '../data/dataset.js';
@@ -15,9 +14,12 @@ import { loadModel } from '../models/model-files.js';
 import type { ModelConfig } from '../models/model-config.js';
 import { loadGallery, saveGallery, searchGallery } from '../index/gallery.js';
 import { LOSS_NAMES, MINER_NAMES, type LossName, type MinerName } from '../training/components.js';
-import { evaluateModel, evaluateRawPixels } from '../training/evaluate-split.js';
+import { embedImages, evaluateModel, evaluateRawPixels } from '../training/evaluate-split.js';
 import { SCHEDULES, type ScheduleName } from '../training/learning-rate.js';
 import { train, TrainingDivergedError, type TrainOptions } from '../training/trainer.js';
+import { DEFAULT_STUDY_DATASETS, runStudy } from '../study/study.js';
+import { parseCell, type StudyCell } from '../study/grid.js';
+import { studyProgress } from './study-progress.js';
 import { VERSION } from '../version.js';
 import { metricsTable } from './format.js';
 import { progressReporter } from './progress.js';
@@ -205,11 +207,7 @@ export function buildProgram(): Command {
       const { dataset, indices } = await imagesOf(flags.input);
       checkInputShape(model, dataset);
       const dims = model.outputs[0]!.shape.at(-1)!;
-      const embeddings = new Float32Array(indices.length * dims);
-      for (let startRow = 0; startRow < indices.length; startRow += 2048) {
-        const block = indices.subarray(startRow, startRow + 2048);
-        embeddings.set(embed(model, toInputs(dataset, block), block.length), startRow * dims);
-      }
+      const embeddings = embedImages(model, dataset, indices);
       await saveGallery(flags.out, {
         embeddings,
         dims,
@@ -240,6 +238,47 @@ export function buildProgram(): Command {
       const image = resizeImage(withChannels(decodeImage(bytes, flags.query), channels as 1 | 3), height!, width!);
       const hits = searchGallery(gallery, embed(model, image.pixels, 1), flags.k);
       output(flags.json === true, hits, [`nearest to ${basename(flags.query)}:`, ...hits.map((h) => `${h.rank}. ${h.label}  ${h.distance.toFixed(4)}  ${h.source}`)].join('\n'));
+    });
+
+  program
+    .command('study')
+    .description(
+      'the sampling study: triplet, soft-margin triplet and contrastive losses × sampling methods × seeds, one budget per dataset, ' +
+        'evaluated on classes unseen in training; writes runs.json, report.md, chart.svg and chart.png to --out (rerun to resume)',
+    )
+    .option('--dataset <names...>', `datasets (${DATASET_NAMES.join(', ')})`, [...DEFAULT_STUDY_DATASETS])
+    .option('--cells <list>', 'only these cells, comma-separated loss/sampling, e.g. triplet/semi-hard,contrastive/random', (value: string) =>
+      value.split(',').map((cell) => parseCell(cell.trim())),
+    )
+    .option('--seeds <n>', 'seeds per cell (default 3; 2 with --quick)', integer('--seeds'))
+    .option('--quick', 'reduced grid (4 cells × 2 seeds) and budget: about 3 minutes on 2 cores')
+    .option('--jobs <n>', 'runs at once, each in its own process (results do not depend on it)', integer('--jobs'), 2)
+    .option('--out <dir>', 'output directory', 'runs/study')
+    .option('--epochs <n>', "epochs of every run (default: the dataset's budget)", integer('--epochs'))
+    .option('--steps <n>', 'at most N steps per epoch (default: the whole epoch)', integer('--steps'))
+    .option('--lr <rate>', 'learning rate of every run (default 1e-3)', number('--lr'))
+    .option('--json', 'print the summaries as JSON')
+    .action(async (flags: { dataset: string[]; cells?: StudyCell[]; seeds?: number; quick?: boolean; jobs: number; out: string; epochs?: number; steps?: number; lr?: number; json?: boolean }) => {
+      const progress = studyProgress();
+      let result;
+      try {
+        result = await runStudy({
+          outDir: flags.out,
+          datasets: flags.dataset,
+          ...(flags.cells ? { cells: flags.cells } : {}),
+          ...(flags.seeds !== undefined ? { seeds: flags.seeds } : {}),
+          quick: flags.quick === true,
+          jobs: flags.jobs,
+          budget: { epochs: flags.epochs, stepsPerEpoch: flags.steps, learningRate: flags.lr },
+          command: ['triplet', ...process.argv.slice(2)].join(' '),
+          onEvent: progress.onEvent,
+        });
+      } finally {
+        progress.stop();
+      }
+      const { outDir, files, rawPixels, summaries, executed, reused, seconds } = result;
+      output(flags.json === true, { outDir, files, executed, reused, seconds, rawPixels, summaries },
+        `${await readFile(files.report, 'utf8')}\n${executed} runs done, ${reused} reused, in ${seconds.toFixed(0)} s; written to ${outDir}: runs.json, report.md, chart.svg, chart.png`);
     });
   return program;
 }

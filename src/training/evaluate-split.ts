@@ -21,15 +21,21 @@ export interface EvaluateSplitOptions {
  */
 export function evaluateModel(model: tfl.LayersModel, dataset: Dataset, split: DatasetSplit, options: EvaluateSplitOptions = {}): EvaluationReport {
   const dims = model.outputs[0]!.shape.at(-1)!;
-  const represent = (indices: Int32Array): Float32Array => {
-    const out = new Float32Array(indices.length * dims);
-    for (let start = 0; start < indices.length; start += BLOCK) {
-      const block = indices.subarray(start, start + BLOCK);
-      out.set(embed(model, toInputs(dataset, block), block.length), start * dims);
-    }
-    return out;
-  };
-  return evaluateWith(represent, dims, dataset, split, options);
+  return evaluateWith((indices) => embedImages(model, dataset, indices), dims, dataset, split, options);
+}
+
+/**
+ * The embeddings of the dataset images at `indices` (row-major, one row per index), computed a
+ * block of images at a time so that only one block of float pixels exists at once.
+ */
+export function embedImages(model: tfl.LayersModel, dataset: Dataset, indices: Int32Array): Float32Array {
+  const dims = model.outputs[0]!.shape.at(-1)!;
+  const out = new Float32Array(indices.length * dims);
+  for (let start = 0; start < indices.length; start += BLOCK) {
+    const block = indices.subarray(start, start + BLOCK);
+    out.set(embed(model, toInputs(dataset, block), block.length), start * dims);
+  }
+  return out;
 }
 
 /**

@@ -1,0 +1,63 @@
+import { loadDataset } from '../data/registry.js';
+import { toInputs } from '../data/augment.js';
+import { embedImages, evaluateRawPixels } from '../training/evaluate-split.js';
+import { train, TrainingDivergedError } from '../training/trainer.js';
+import { isCollapsed } from './collapse.js';
+import type { RunConfig, RunRecord } from './run.js';
+import { classSpread } from './spread.js';
+
+/**
+ * Performs one run of the study in this process and returns its record: trains the cell with
+ * the budget and seed (evaluating once, at the end, on the held-out split), then measures the
+ * class spread of the held-out query embeddings and applies the collapse rule. A run whose
+ * training diverges is a `diverged` record, not an error. For a raw-pixel run: the same
+ * evaluation and spread on pixels / 255. The study runs each in a process of its own (`worker.ts`).
+ */
+export async function executeRun(config: RunConfig): Promise<RunRecord> {
+  const started = performance.now();
+  const dataset = await loadDataset(config.dataset);
+  const split = dataset.split();
+  const queries = split.evaluation.queries;
+  const labels = Int32Array.from(queries, (i) => dataset.labels[i]!);
+  const seconds = (): number => (performance.now() - started) / 1000;
+  if (config.kind === 'raw') {
+    const { height, width, channels } = dataset.shape;
+    const evaluation = evaluateRawPixels(dataset, split);
+    const spread = classSpread(toInputs(dataset, queries), labels, height * width * channels);
+    return { config, status: 'ok', split: split.description, evaluation, spread, seconds: seconds() };
+  }
+  const { budget } = config;
+  let finalLoss: number | undefined;
+  let examplesSeen: number | undefined;
+  try {
+    const result = await train({
+      dataset,
+      model: budget.model,
+      ...(budget.resizeTo ? { resizeTo: budget.resizeTo as [number, number] } : {}),
+      loss: config.loss,
+      miner: config.miner,
+      epochs: budget.epochs,
+      p: budget.p,
+      k: budget.k,
+      ...(budget.stepsPerEpoch !== undefined ? { stepsPerEpoch: budget.stepsPerEpoch } : {}),
+      optimizer: budget.optimizer,
+      learningRate: budget.learningRate,
+      schedule: budget.schedule,
+      augment: budget.augment,
+      seed: config.seed,
+      evalEvery: 0,
+      onEvent: (event) => {
+        if (event.type === 'start') examplesSeen = event.epochs * event.stepsPerEpoch * event.batchSize;
+        else if (event.type === 'epoch') finalLoss = event.meanLoss;
+      },
+    });
+    const embeddings = embedImages(result.model, dataset, queries);
+    result.model.dispose();
+    const spread = classSpread(embeddings, labels, result.metadata.embeddingDim);
+    const status = isCollapsed(spread) ? 'collapsed' : 'ok';
+    return { config, status, split: split.description, evaluation: result.evaluation, spread, finalLoss, examplesSeen, seconds: seconds() };
+  } catch (error) {
+    if (!(error instanceof TrainingDivergedError)) throw error;
+    return { config, status: 'diverged', split: split.description, examplesSeen, message: error.message, seconds: seconds() };
+  }
+}
