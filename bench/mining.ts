@@ -3,7 +3,7 @@
  * D = 128, as a ratio to the bare pairwise matrix product `x · xᵀ` measured in the same run.
  *
  *   npm run bench:mining                       (builds, then runs with --expose-gc)
- *   node --expose-gc build/bench/mining.js [--json FILE] [--sizes 128,512]
+ *   node --expose-gc build/bench/mining.js [--json FILE] [--sizes 128,512] [--cases batch-hard,semi-hard]
  *
  * Each timed run is `tf.grad(loss wrt embeddings)` with the mining inside it, and `.dataSync()`
  * on the gradient so that all the work is done. Embeddings are seeded standard normal; labels
@@ -22,6 +22,7 @@ import { tf } from '../src/tf.js';
 import { initBackend } from '../src/engine/index.js';
 import { ContrastiveLoss, TripletMarginLoss } from '../src/losses/index.js';
 import {
+  BaseMiner,
   BatchHardMiner,
   DistanceWeightedMiner,
   PairMarginMiner,
@@ -51,6 +52,8 @@ const K = 16;
 const MARGIN = 0.2;
 const SIZES = (argValue('--sizes') ?? '128,512,2048').split(',').map(Number);
 const JSON_FILE = argValue('--json');
+/** Case ids to run (default: all). */
+const CASE_FILTER = argValue('--cases')?.split(',');
 /** Timed repetitions of a case (one warm-up run comes first). */
 const repetitionsFor = (batch: number): number => (batch <= 512 ? 7 : 5);
 /** Repetitions of the baseline product, taken half before and half after the cases of a size. */
@@ -156,23 +159,25 @@ interface Case {
 
 const triplet = (): TripletMarginLoss => new TripletMarginLoss({ margin: MARGIN });
 
-/** A miner + loss forward: mines on the embeddings inside the differentiated function. */
-function mined(mine: ((e: tf.Tensor2D, labels: Int32Array) => Tuples) | undefined, loss: TripletMarginLoss | ContrastiveLoss): Forward {
+/**
+ * A miner + loss forward inside the differentiated function: the loss is given the miner, which
+ * selects on the loss's own distance matrix (one matrix per step), as the trainer does.
+ */
+function mined(miner: BaseMiner<Tuples> | undefined, loss: TripletMarginLoss | ContrastiveLoss): Forward {
   return (embeddings, labels) => {
-    const tuples = mine?.(embeddings, labels);
-    const output = loss.computeDetailed(embeddings, labels, tuples);
+    const output = loss.computeDetailed(embeddings, labels, miner);
     return { loss: output.loss, tuples: output.tupleCount };
   };
 }
 
-const CASES: readonly Case[] = [
+const ALL_CASES: readonly Case[] = [
   { id: 'batch-all', name: 'batch-all (TripletMarginLoss, all triplets)', make: () => mined(undefined, triplet()) },
   {
     id: 'batch-all-mined',
     name: 'batch-all mined (TripletMarginMiner all + TripletMarginLoss)',
     make: () => {
       const miner = new TripletMarginMiner({ margin: MARGIN, typeOfTriplets: 'all' });
-      return mined((e, l) => miner.mine(e, l), triplet());
+      return mined(miner, triplet());
     },
   },
   {
@@ -180,7 +185,7 @@ const CASES: readonly Case[] = [
     name: 'batch-hard (BatchHardMiner + TripletMarginLoss)',
     make: () => {
       const miner = new BatchHardMiner();
-      return mined((e, l) => miner.mine(e, l), triplet());
+      return mined(miner, triplet());
     },
   },
   {
@@ -188,7 +193,7 @@ const CASES: readonly Case[] = [
     name: 'semi-hard (SemiHardMiner + TripletMarginLoss)',
     make: () => {
       const miner = new SemiHardMiner();
-      return mined((e, l) => miner.mine(e, l), triplet());
+      return mined(miner, triplet());
     },
   },
   {
@@ -196,7 +201,7 @@ const CASES: readonly Case[] = [
     name: 'distance-weighted (DistanceWeightedMiner + TripletMarginLoss)',
     make: () => {
       const miner = new DistanceWeightedMiner({ seed: 1 });
-      return mined((e, l) => miner.mine(e, l), triplet());
+      return mined(miner, triplet());
     },
   },
   {
@@ -204,7 +209,7 @@ const CASES: readonly Case[] = [
     name: 'random (RandomTripletMiner + TripletMarginLoss)',
     make: () => {
       const miner = new RandomTripletMiner({ seed: 1 });
-      return mined((e, l) => miner.mine(e, l), triplet());
+      return mined(miner, triplet());
     },
   },
   { id: 'contrastive-all', name: 'contrastive, all pairs (ContrastiveLoss)', make: () => mined(undefined, new ContrastiveLoss()) },
@@ -213,7 +218,7 @@ const CASES: readonly Case[] = [
     name: 'contrastive, hard pairs (PairMarginMiner + ContrastiveLoss)',
     make: () => {
       const miner = new PairMarginMiner();
-      return mined((e, l) => miner.mine(e, l), new ContrastiveLoss());
+      return mined(miner, new ContrastiveLoss());
     },
   },
   {
@@ -226,6 +231,7 @@ const CASES: readonly Case[] = [
     make: () => (embeddings, labels) => ({ loss: tfaSemiHardLoss(embeddings, labels, MARGIN), tuples: labels.length * (K - 1) }),
   },
 ];
+const CASES = CASE_FILTER === undefined ? ALL_CASES : ALL_CASES.filter((c) => CASE_FILTER.includes(c.id));
 
 // ---------------------------------------------------------------------------------------------
 // Running

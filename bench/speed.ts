@@ -26,7 +26,6 @@ import { tf } from '../src/tf.js';
 import { initBackend, nativeKernelsActive, setNativeThreads } from '../src/engine/index.js';
 import { BatchHardMiner, SemiHardMiner } from '../src/miners/index.js';
 import { TripletMarginLoss } from '../src/losses/index.js';
-import type { Tuples } from '../src/common/tuples.js';
 import { BATCH, cnn, mlp, trainer } from './steps.js';
 import { argValue, formatMs, formatRatio, machine, markdownTable, median, peakRssMiB, timeRepeated } from './common.js';
 
@@ -76,7 +75,8 @@ function tripletjsCase(name: CaseName): () => void {
   const labels = Int32Array.from({ length: batch }, (_, i) => Math.floor(i / 16));
   const miner = name === 'batch-hard' ? new BatchHardMiner() : new SemiHardMiner();
   const loss = new TripletMarginLoss({ margin: 0.2 });
-  const gradient = tf.grad((e: tf.Tensor) => loss.compute(e as tf.Tensor2D, labels, miner.mine(e as tf.Tensor2D, labels) as Tuples));
+  // The loss is given the miner, which selects on the loss's own distance matrix (one per step).
+  const gradient = tf.grad((e: tf.Tensor) => loss.compute(e as tf.Tensor2D, labels, miner));
   return () => tf.tidy(() => void gradient(embeddings).dataSync());
 }
 

@@ -68,7 +68,7 @@ export function trainer(name: string, model: tfl.Sequential, inputShape: number[
       const cost = optimizer.minimize(
         () => {
           const embeddings = l2Normalize(model.apply(x, { training: true }) as tf.Tensor);
-          return loss.compute(embeddings, labels, miner.mine(embeddings, labels));
+          return loss.compute(embeddings, labels, miner);
         },
         true,
         variables,

@@ -26,13 +26,18 @@ describe('pairwise matrices against float64 brute force', () => {
       for (const [a, b] of [[x, x], [x, ref]] as const) {
         const expected = referenceMatrix(a, b, spec);
         const actual = tf.tidy(() => toMatrix(a === b ? distance.pairwise(toTensor(a)) : distance.pairwise(toTensor(a), toTensor(b))));
+        // The read-back matrix (a Gram product + JavaScript for p = 2 and dot products), oriented.
+        const read = tf.tidy(() => (a === b ? distance.orientedMatrix(toTensor(a)) : distance.orientedMatrix(toTensor(a), toTensor(b))));
         assert.equal(actual.length, a.length);
         assert.equal(actual[0]!.length, b.length);
+        assert.equal(read.length, a.length * b.length);
         for (let i = 0; i < a.length; i++)
           for (let j = 0; j < b.length; j++) {
             // float32 products: absolute error ~1e-6 of the norms involved.
             const tolerance = 2e-5 * Math.max(1, Math.abs(expected[i]![j]!));
             assert.ok(Math.abs(actual[i]![j]! - expected[i]![j]!) <= tolerance, `${name} [${i}][${j}]: ${actual[i]![j]} vs ${expected[i]![j]}`);
+            const oriented = (inverted ? -1 : 1) * read[i * b.length + j]!;
+            assert.ok(Math.abs(oriented - expected[i]![j]!) <= tolerance, `${name} read [${i}][${j}]: ${oriented} vs ${expected[i]![j]}`);
           }
       }
     });
@@ -48,7 +53,8 @@ describe('pairwise matrices against float64 brute force', () => {
     const similarity = new CosineSimilarity();
     const oriented = similarity.orientedMatrix(t);
     const plain = tf.tidy(() => similarity.pairwise(t).dataSync());
-    assert.ok(oriented.every((v, i) => v === -plain[i]!));
+    assert.ok(oriented.every((v, i) => Math.abs(v + plain[i]!) <= 1e-6), 'oriented = −similarity');
+    assert.ok(oriented.some((v) => v < 0));
     t.dispose();
   });
 });

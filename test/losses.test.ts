@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../src/tf.js';
 import { ContrastiveLoss, TripletMarginLoss } from '../src/losses/index.js';
-import { CosineSimilarity, DotProductSimilarity, LpDistance, type BaseDistance } from '../src/distances/index.js';
+import { CosineSimilarity, DotProductSimilarity, LpDistance, PairCoefficients, type BaseDistance } from '../src/distances/index.js';
 import { AvgNonZeroReducer, MeanReducer, SumReducer, type Reducer } from '../src/reducers/index.js';
-import { BatchHardMiner, PairMarginMiner, TripletMarginMiner } from '../src/miners/index.js';
+import { BatchHardMiner, PairMarginMiner, SemiHardMiner, TripletMarginMiner } from '../src/miners/index.js';
 import { TripletjsInputError } from '../src/common/errors.js';
 import {
   allPairs,
@@ -216,6 +216,66 @@ describe('gradients against central finite differences (float64 reference)', () 
   });
 });
 
+describe('the gathered (sparse) and matrix (dense) gradient paths', () => {
+  const labels = labelLayouts(48, 4)['P×K']!;
+  const x = asFloat32(randomMatrix(48, 8, 21));
+  const mineOn = <T,>(miner: { mine: (e: tf.Tensor2D, l: number[]) => T }): T => {
+    const embeddings = toTensor(x);
+    const tuples = miner.mine(embeddings, labels);
+    embeddings.dispose();
+    return tuples;
+  };
+  const repeat = (t: { anchors: Int32Array; positives: Int32Array; negatives: Int32Array }, times: number) => {
+    const tile = (a: Int32Array): Int32Array => Int32Array.from({ length: a.length * times }, (_, i) => a[i % a.length]!);
+    return { anchors: tile(t.anchors), positives: tile(t.positives), negatives: tile(t.negatives) };
+  };
+
+  it('batch-hard tuples take the sparse path, many tuples the dense one, and both agree', () => {
+    const hard = mineOn(new BatchHardMiner());
+    const many = repeat(hard, 40);
+    assert.equal(PairCoefficients.forEntries(48, 48, 8, 2 * hard.anchors.length).dense, undefined);
+    assert.notEqual(PairCoefficients.forEntries(48, 48, 8, 2 * many.anchors.length).dense, undefined);
+    for (const distance of DISTANCES) {
+      // The mean over 40 copies of each triplet is the mean over the triplets.
+      const loss = new TripletMarginLoss({ margin: 0.2, distance: distance.make(), reducer: new MeanReducer() });
+      const sparse = libraryGradient(loss, x, labels, hard);
+      const dense = libraryGradient(loss, x, labels, many);
+      assert.ok(closeTo(lossValue(loss, x, labels, hard), lossValue(loss, x, labels, many)), distance.name);
+      assertGradientsClose(sparse, dense, `${distance.name}: sparse vs dense`);
+      const reference = (m: Matrix): number =>
+        referenceTripletLoss(referenceMatrix(m, m, distance.spec), toTriplets(hard), { margin: 0.2, swap: false, smooth: false, inverted: distance.inverted, reducer: 'mean' });
+      assertGradientsClose(sparse, finiteDifferenceGradient(reference, x), `${distance.name}: sparse vs finite differences`);
+    }
+  });
+
+  it('a miner given to the loss selects on the loss\'s matrix: same loss and gradient as mining first', () => {
+    for (const [name, make] of [['batch-hard', () => new BatchHardMiner()], ['semi-hard', () => new SemiHardMiner()]] as const) {
+      for (const distance of [new LpDistance(), new CosineSimilarity()]) {
+        const loss = new TripletMarginLoss({ margin: 0.2, distance });
+        const mined = mineOn(make());
+        const context = `${name}, ${distance.name}`;
+        assert.ok(closeTo(lossValue(loss, x, labels, make()), lossValue(loss, x, labels, mined)), context);
+        assertGradientsClose(libraryGradient(loss, x, labels, make()), libraryGradient(loss, x, labels, mined), context);
+      }
+    }
+    // A miner on another distance mines on its own matrix.
+    const loss = new TripletMarginLoss({ margin: 0.2 });
+    const miner = new BatchHardMiner({ distance: new CosineSimilarity() });
+    const mined = mineOn(miner);
+    assert.ok(closeTo(lossValue(loss, x, labels, miner), lossValue(loss, x, labels, mined)));
+  });
+
+  it('computeDetailed counts the tuples a given miner selected', () => {
+    const miner = new SemiHardMiner();
+    const output = tf.tidy(() => {
+      const result = new TripletMarginLoss().computeDetailed(toTensor(x), labels, miner);
+      return { tupleCount: result.tupleCount, loss: result.loss.dataSync()[0]! };
+    });
+    assert.equal(output.tupleCount, 48 * 3);
+    assert.ok(Number.isFinite(output.loss));
+  });
+});
+
 describe('degenerate batches', () => {
   const losses = (): Array<[string, TripletMarginLoss | ContrastiveLoss]> => [
     ['triplet', new TripletMarginLoss({ margin: 0.2 })],
@@ -301,6 +361,8 @@ describe('no tensor leaks', () => {
       loss.compute(x, labels, tuples).dispose();
       contrastive.compute(x, labels).dispose();
       tf.grad((e: tf.Tensor) => loss.compute(e as tf.Tensor2D, labels))(x).dispose();
+      tf.grad((e: tf.Tensor) => loss.compute(e as tf.Tensor2D, labels, new BatchHardMiner()))(x).dispose();
+      tf.grad((e: tf.Tensor) => contrastive.compute(e as tf.Tensor2D, labels, new BatchHardMiner()))(x).dispose();
       assert.throws(() => loss.compute(x, labels.slice(1)));
     }
     assert.equal(liveTensors(), before);

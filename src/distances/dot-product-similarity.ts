@@ -1,5 +1,5 @@
 import { tf } from '../tf.js';
-import { BaseDistance } from './base-distance.js';
+import { BaseDistance, type GramForm } from './base-distance.js';
 
 /** Options of {@link DotProductSimilarity}. */
 export interface DotProductSimilarityOptions {
@@ -19,4 +19,11 @@ export class DotProductSimilarity extends BaseDistance {
   protected compute(x: tf.Tensor2D, ref: tf.Tensor2D): tf.Tensor2D {
     return tf.matMul(x, tf.transpose(ref));
   }
+
+  protected override gramForm(): GramForm {
+    return DOT_PRODUCT_FORM;
+  }
 }
+
+/** The matrix is the Gram matrix itself: `∂(x_i·x_j)/∂x_i = x_j`. */
+const DOT_PRODUCT_FORM: GramForm = { difference: false, fromGram: (gram, out) => out.set(gram), factor: () => 1 };

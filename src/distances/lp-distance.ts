@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
 import { requireNumber } from '../common/errors.js';
-import { BaseDistance } from './base-distance.js';
+import { BaseDistance, type GramForm } from './base-distance.js';
 import { safePow } from './safe-ops.js';
 
 /** Options of {@link LpDistance}. */
@@ -28,12 +28,15 @@ export class LpDistance extends BaseDistance {
   readonly isInverted = false;
   readonly p: number;
   readonly power: number;
+  /** Made once: optimised code that embeds a short-lived object is thrown away when it is collected. */
+  private readonly euclideanForm: GramForm | undefined;
 
   constructor({ normalizeEmbeddings = true, p = 2, power = 1 }: LpDistanceOptions = {}) {
     super(normalizeEmbeddings);
     this.p = requireNumber('LpDistance p', p, { min: 1 });
     this.power = requireNumber('LpDistance power', power, { min: 0, exclusiveMin: true });
     this.name = p === 2 && power === 2 ? 'squared-euclidean' : p === 2 && power === 1 ? 'euclidean' : `lp(p=${p},power=${power})`;
+    this.euclideanForm = p === 2 ? euclideanGramForm(this.power) : undefined;
   }
 
   protected compute(x: tf.Tensor2D, ref: tf.Tensor2D, sameSet: boolean): tf.Tensor2D {
@@ -44,6 +47,37 @@ export class LpDistance extends BaseDistance {
     const summed = powerSums(x, ref, this.p);
     return safePow(summed, this.power / this.p) as tf.Tensor2D;
   }
+
+  protected override gramForm(): GramForm | undefined {
+    return this.euclideanForm;
+  }
+
+}
+
+/** The Euclidean distance raised to `power`, from Gram entries: `(|x|² + |y|² − 2x·y)^(power/2)`. */
+function euclideanGramForm(power: number): GramForm {
+  return {
+    difference: true,
+    fromGram(gram, out, rowNorms, colNorms, sameSet) {
+      const cols = colNorms.length;
+      for (let i = 0; i < rowNorms.length; i++) {
+        const row = i * cols;
+        const norm = rowNorms[i]!;
+        for (let j = 0; j < cols; j++) {
+          const squared = Math.max(0, norm + colNorms[j]! - 2 * gram[row + j]!);
+          out[row + j] = power === 1 ? Math.sqrt(squared) : power === 2 ? squared : Math.pow(squared, power / 2);
+        }
+        if (sameSet) out[row + i] = 0;
+      }
+    },
+    // value = d^power: ∂value/∂x_i = power·d^(power−2)·(x_i − x_j); 0 at d = 0 as in safePow.
+    factor:
+      power === 1
+        ? (value) => (value > 0 ? 1 / value : 0)
+        : power === 2
+          ? () => 2
+          : (value) => (value > 0 ? power * Math.pow(value, (power - 2) / power) : 0),
+  };
 }
 
 /** `|x_i − y_j|²` from one matrix product, clamped at 0 and with an exact zero diagonal for the same set. */

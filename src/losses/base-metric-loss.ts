@@ -2,16 +2,18 @@ import { tf } from '../tf.js';
 import { checkEmbeddings, readLabels, type LabelsInput } from '../common/batch.js';
 import { checkTuples, type Tuples } from '../common/tuples.js';
 import { countValidTuples, type TupleKind } from '../common/label-groups.js';
-import type { BaseDistance } from '../distances/base-distance.js';
+import type { BaseDistance, BatchMatrix } from '../distances/base-distance.js';
+import { PairCoefficients } from '../distances/pair-coefficients.js';
+import { BaseMiner } from '../miners/base-miner.js';
 import type { LossStatistics, Reducer } from '../reducers/reducer.js';
 
 /**
  * One reduced component of a loss (the contrastive loss has a positive and a negative part):
- * its statistics, and the gradient of its sum with respect to the oriented distance matrix.
+ * its statistics, and the derivative of its sum with respect to the oriented distance matrix.
  */
 export interface LossPart extends LossStatistics {
-  /** ∂(sum of this part's per-tuple values)/∂(oriented distance), row-major B × B. */
-  readonly gradient: Float64Array;
+  /** ∂(sum of this part's per-tuple values)/∂(oriented distance), sparse or dense. */
+  readonly coefficients: PairCoefficients;
 }
 
 /** A loss value with what a training loop reports about it. */
@@ -30,15 +32,19 @@ export interface LossOutput {
   readonly validCount: number;
 }
 
+/** The read-back oriented matrix a loss's {@link BaseMetricLoss.parts} works on. */
+export type LossMatrix = Pick<BatchMatrix, 'values' | 'rows' | 'dims'>;
+
 /** A part being summed up by a loss. */
 export class PartAccumulator implements LossPart {
   sum = 0;
   count = 0;
   nonzeroCount = 0;
-  readonly gradient: Float64Array;
+  readonly coefficients: PairCoefficients;
 
-  constructor(entries: number) {
-    this.gradient = new Float64Array(entries);
+  /** A part over `matrix` that will touch about `expectedEntries` matrix entries. */
+  constructor(matrix: LossMatrix, expectedEntries: number) {
+    this.coefficients = PairCoefficients.forEntries(matrix.rows, matrix.rows, matrix.dims, expectedEntries);
   }
 
   /** Adds one tuple's value. */
@@ -47,17 +53,27 @@ export class PartAccumulator implements LossPart {
     this.count++;
     if (value > 0) this.nonzeroCount++;
   }
+
+  /** Adds `count` tuples whose values sum to `sum`, `nonzero` of them above zero. */
+  addMany(sum: number, count: number, nonzero: number): void {
+    this.sum += sum;
+    this.count += count;
+    this.nonzeroCount += nonzero;
+  }
 }
 
 /**
  * The shared machinery of tuple losses.
  *
- * The distance matrix is made with TensorFlow.js and read back once; the per-tuple values and
- * their exact derivatives with respect to the matrix are then summed over typed arrays by the
- * subclass ({@link BaseMetricLoss.parts}). A custom-gradient op hands that B × B derivative back
- * to autodiff, which carries it through the distance to the embeddings. So memory stays O(B²)
- * however many triplets there are (batch-all at B = 2048 has tens of millions), where a tensor
- * formulation keeps several O(tuples) or O(B³) intermediates alive for the backward pass.
+ * The distance matrix is made once per call ({@link BaseDistance.readBatch}: one product on the
+ * engine) and read back; a miner given to {@link BaseMetricLoss.computeDetailed} selects on the
+ * same matrix. The per-tuple values and their exact derivatives with respect to the matrix
+ * entries they read are summed over typed arrays by the subclass ({@link BaseMetricLoss.parts}),
+ * as a sparse list when the tuples are few and a dense B × B array when they are many. The
+ * distance turns those coefficients into the gradient with respect to the embeddings (in closed
+ * form for Euclidean and dot-product distances: per entry, or one B × B × D product). Memory stays
+ * O(B²) however many triplets there are (batch-all at B = 2048 has tens of millions), where a
+ * tensor formulation keeps several O(tuples) or O(B³) intermediates alive for the backward pass.
  */
 export abstract class BaseMetricLoss {
   /** The distance the loss is computed on. */
@@ -73,38 +89,41 @@ export abstract class BaseMetricLoss {
   }
 
   /**
-   * The loss of `embeddings` (B × D) with `labels`, over the given tuples (from a miner), or over
-   * every valid tuple of the batch when none are given. A differentiable scalar; 0 when there is
-   * no valid tuple.
+   * The loss of `embeddings` (B × D) with `labels`, over the given tuples, or over the tuples a
+   * given miner selects (on the same distance matrix when the miner's distance is the loss's),
+   * or over every valid tuple of the batch when neither is given. A differentiable scalar; 0
+   * when there is no valid tuple.
    */
-  compute(embeddings: tf.Tensor2D, labels: LabelsInput, tuples?: Tuples): tf.Scalar {
+  compute(embeddings: tf.Tensor2D, labels: LabelsInput, tuples?: Tuples | BaseMiner<Tuples>): tf.Scalar {
     return this.computeDetailed(embeddings, labels, tuples).loss;
   }
 
   /** {@link compute}, with the number of tuples and of active (non-zero) tuples. */
-  computeDetailed(embeddings: tf.Tensor2D, labels: LabelsInput, tuples?: Tuples): LossOutput {
+  computeDetailed(embeddings: tf.Tensor2D, labels: LabelsInput, tuples?: Tuples | BaseMiner<Tuples>): LossOutput {
     const rows = checkEmbeddings(embeddings);
     const batchLabels = readLabels(labels, rows);
-    if (tuples !== undefined) checkTuples(tuples, batchLabels);
+    const miner = tuples instanceof BaseMiner ? tuples : undefined;
+    const given = miner === undefined ? (tuples as Tuples | undefined) : undefined;
+    if (given !== undefined) checkTuples(given, batchLabels);
     let tupleCount = 0;
     let activeCount = 0;
     const loss = tf.tidy(() => {
-      const matrix = this.distance.pairwise(embeddings);
-      const parts = this.parts(this.distance.orient(matrix.dataSync()), batchLabels, tuples);
-      // Values were computed on negated similarities: the derivative flips back with them.
-      const sign = this.distance.isInverted ? -1 : 1;
-      const gradient = new Float32Array(rows * rows);
+      const matrix = this.distance.readBatch(embeddings);
+      let selected = given;
+      if (miner !== undefined) {
+        selected = miner.distance.sameAs(this.distance) ? miner.mineBatch(matrix, batchLabels) : miner.mine(embeddings, batchLabels);
+      }
+      const parts = this.parts(matrix, batchLabels, selected);
       let value = 0;
+      const terms: Array<[PairCoefficients, number]> = [];
       for (const part of parts) {
         const scale = this.reducer.scale(part);
         value += scale * part.sum;
         tupleCount += part.count;
         activeCount += part.nonzeroCount;
-        if (scale === 0) continue;
-        const factor = sign * scale;
-        for (let i = 0; i < gradient.length; i++) gradient[i]! += factor * part.gradient[i]!;
+        terms.push([part.coefficients, scale]);
       }
-      return withMatrixGradient(matrix, value, gradient);
+      return matrix.scalar(value, PairCoefficients.combine(terms));
     });
     return { loss, tupleCount, activeCount, validCount: countValidTuples(batchLabels, this.tupleKind) };
   }
@@ -113,16 +132,7 @@ export abstract class BaseMetricLoss {
    * Sums the per-tuple values over `tuples` (or every valid tuple) of the oriented matrix
    * (row-major B × B, smaller = closer), one {@link LossPart} per separately reduced component.
    */
-  protected abstract parts(distances: Float32Array, labels: Int32Array, tuples: Tuples | undefined): LossPart[];
-}
-
-/** A scalar `value` whose gradient with respect to `matrix` is `gradient`. */
-function withMatrixGradient(matrix: tf.Tensor2D, value: number, gradient: Float32Array): tf.Scalar {
-  const op = tf.customGrad(((m: tf.Tensor) => ({
-    value: tf.scalar(value),
-    gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.tensor(gradient, m.shape)),
-  })) as Parameters<typeof tf.customGrad>[0]);
-  return op(matrix) as tf.Scalar;
+  protected abstract parts(matrix: LossMatrix, labels: Int32Array, tuples: Tuples | undefined): LossPart[];
 }
 
 /** `log(1 + e^x)` without overflow. */

@@ -5,7 +5,7 @@ import type { BaseDistance } from '../distances/base-distance.js';
 import { LpDistance } from '../distances/lp-distance.js';
 import { AvgNonZeroReducer } from '../reducers/avg-non-zero-reducer.js';
 import type { Reducer } from '../reducers/reducer.js';
-import { BaseMetricLoss, PartAccumulator, type LossPart } from './base-metric-loss.js';
+import { BaseMetricLoss, PartAccumulator, type LossMatrix, type LossPart } from './base-metric-loss.js';
 
 /** Options of {@link ContrastiveLoss}. */
 export interface ContrastiveLossOptions {
@@ -38,10 +38,12 @@ export class ContrastiveLoss extends BaseMetricLoss {
     this.negMargin = requireNumber('ContrastiveLoss negMargin', negMargin);
   }
 
-  protected parts(distances: Float32Array, labels: Int32Array, tuples: Tuples | undefined): LossPart[] {
+  protected parts(matrix: LossMatrix, labels: Int32Array, tuples: Tuples | undefined): LossPart[] {
+    const distances = matrix.values;
     const size = labels.length;
-    const positive = new PartAccumulator(size * size);
-    const negative = new PartAccumulator(size * size);
+    const pairs = tuples === undefined ? undefined : isTriplets(tuples) ? triplesToPairs(tuples) : tuples;
+    const positive = new PartAccumulator(matrix, pairs === undefined ? size * size : pairs.a1.length);
+    const negative = new PartAccumulator(matrix, pairs === undefined ? size * size : pairs.a2.length);
     // Oriented values are negated similarities: the margins flip with them.
     const sign = this.distance.isInverted ? -1 : 1;
     const posThreshold = sign * this.posMargin;
@@ -51,17 +53,16 @@ export class ContrastiveLoss extends BaseMetricLoss {
       if (sameLabel) {
         const excess = distances[index]! - posThreshold;
         positive.add(excess > 0 ? excess : 0);
-        if (excess > 0) positive.gradient[index]! += 1;
+        if (excess > 0) positive.coefficients.add(index, 1);
       } else {
         const shortfall = negThreshold - distances[index]!;
         negative.add(shortfall > 0 ? shortfall : 0);
-        if (shortfall > 0) negative.gradient[index]! -= 1;
+        if (shortfall > 0) negative.coefficients.add(index, -1);
       }
     };
-    if (tuples === undefined) {
+    if (pairs === undefined) {
       forEachPair(labels, labels, true, visit);
     } else {
-      const pairs = isTriplets(tuples) ? triplesToPairs(tuples) : tuples;
       for (let i = 0; i < pairs.a1.length; i++) visit(pairs.a1[i]!, pairs.p[i]!, true);
       for (let j = 0; j < pairs.a2.length; j++) visit(pairs.a2[j]!, pairs.n[j]!, false);
     }

@@ -1,11 +1,12 @@
 import { requireNumber } from '../common/errors.js';
-import { forEachAnchorPositive } from '../common/label-groups.js';
+import { forEachAnchorPositive, LabelGroups } from '../common/label-groups.js';
+import { ThresholdTable } from '../common/sorted.js';
 import { isTriplets, pairsToTriplets, type Tuples } from '../common/tuples.js';
 import type { BaseDistance } from '../distances/base-distance.js';
 import { LpDistance } from '../distances/lp-distance.js';
 import { AvgNonZeroReducer } from '../reducers/avg-non-zero-reducer.js';
 import type { Reducer } from '../reducers/reducer.js';
-import { BaseMetricLoss, PartAccumulator, sigmoid, softplus, type LossPart } from './base-metric-loss.js';
+import { BaseMetricLoss, PartAccumulator, sigmoid, softplus, type LossMatrix, type LossPart } from './base-metric-loss.js';
 
 /** Options of {@link TripletMarginLoss}. */
 export interface TripletMarginLossOptions {
@@ -44,10 +45,16 @@ export class TripletMarginLoss extends BaseMetricLoss {
     this.smoothLoss = smoothLoss;
   }
 
-  protected parts(distances: Float32Array, labels: Int32Array, tuples: Tuples | undefined): LossPart[] {
+  protected parts(matrix: LossMatrix, labels: Int32Array, tuples: Tuples | undefined): LossPart[] {
+    const distances = matrix.values;
     const size = labels.length;
-    const part = new PartAccumulator(size * size);
-    const gradient = part.gradient;
+    const triplets = tuples === undefined ? undefined : isTriplets(tuples) ? tuples : pairsToTriplets(tuples);
+    const part = new PartAccumulator(matrix, triplets === undefined ? size * size : 2 * triplets.anchors.length);
+    if (triplets === undefined && !this.swap && !this.smoothLoss) {
+      allTripletsHinge(distances, labels, this.margin, part);
+      return [part];
+    }
+    const coefficients = part.coefficients;
     const { margin, swap, smoothLoss } = this;
     const visit = (a: number, p: number, n: number): void => {
       const ap = a * size + p;
@@ -68,19 +75,75 @@ export class TripletMarginLoss extends BaseMetricLoss {
       }
       part.add(value);
       if (slope !== 0) {
-        gradient[ap]! += slope;
-        gradient[an]! -= slope;
+        coefficients.add(ap, slope);
+        coefficients.add(an, -slope);
       }
     };
-    if (tuples === undefined) {
+    if (triplets === undefined) {
       forEachAnchorPositive(labels, labels, true, (a, p) => {
         const label = labels[a]!;
         for (let n = 0; n < size; n++) if (labels[n] !== label) visit(a, p, n);
       });
     } else {
-      const triplets = isTriplets(tuples) ? tuples : pairsToTriplets(tuples);
       for (let i = 0; i < triplets.anchors.length; i++) visit(triplets.anchors[i]!, triplets.positives[i]!, triplets.negatives[i]!);
     }
     return [part];
+  }
+}
+
+/**
+ * The hinge loss over every valid triplet in O(B² log K) rather than O(B²·K): for each anchor,
+ * the thresholds `d(a,p) + margin` of its K positives are sorted, and one pass over its negatives
+ * places each among them. A negative at distance v is active with exactly the positives whose
+ * threshold exceeds v: its coefficient is minus their number c, and it takes `−c·v` off the sum;
+ * a positive's coefficient is the number of negatives active with it, and its threshold adds
+ * that many times to the sum. Each matrix entry is set once.
+ */
+function allTripletsHinge(distances: Float32Array, labels: Int32Array, margin: number, part: PartAccumulator): void {
+  const size = labels.length;
+  const groups = new LabelGroups(labels);
+  const coefficients = part.coefficients;
+  let largestGroup = 0;
+  for (let a = 0; a < size; a++) largestGroup = Math.max(largestGroup, groups.of(labels[a]!).length);
+  // Keys are negated thresholds, so that countBelow(−v) is the number of thresholds above v.
+  const table = new ThresholdTable(largestGroup);
+  const keys = table.keys;
+  const positives = new Int32Array(largestGroup);
+  // placed[c]: negatives active with exactly the first c positives (in sorted order).
+  const placed = new Int32Array(largestGroup + 1);
+  for (let a = 0; a < size; a++) {
+    const label = labels[a]!;
+    const row = a * size;
+    const members = groups.of(label);
+    const negatives = size - members.length;
+    let count = 0;
+    for (let i = 0; i < members.length; i++) {
+      const p = members[i]!;
+      if (p === a) continue;
+      keys[count] = -(distances[row + p]! + margin);
+      positives[count++] = p;
+    }
+    if (count === 0 || negatives === 0) continue;
+    table.sort(count, positives);
+    placed.fill(0, 0, count + 1);
+    let sum = 0;
+    let nonzero = 0;
+    for (let n = 0; n < size; n++) {
+      if (labels[n] === label) continue;
+      const v = distances[row + n]!;
+      const active = table.countBelow(-v);
+      placed[active]!++;
+      sum -= active * v;
+      nonzero += active;
+      coefficients.set(row + n, -active);
+    }
+    // Positive i is active with the negatives placed at i + 1 or above.
+    let active = 0;
+    for (let i = count - 1; i >= 0; i--) {
+      active += placed[i + 1]!;
+      sum -= active * keys[i]!;
+      coefficients.set(row + positives[i]!, active);
+    }
+    part.addMany(sum, count * negatives, nonzero);
   }
 }

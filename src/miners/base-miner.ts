@@ -2,8 +2,9 @@ import type { tf } from '../tf.js';
 import { checkEmbeddings, readLabels, type LabelsInput } from '../common/batch.js';
 import { require } from '../common/errors.js';
 import type { Tuples } from '../common/tuples.js';
-import type { BaseDistance } from '../distances/base-distance.js';
+import type { BaseDistance, BatchMatrix } from '../distances/base-distance.js';
 import { LpDistance } from '../distances/lp-distance.js';
+import { releaseMatrix } from '../distances/matrix-pool.js';
 
 /** What a miner selects from: the oriented distance matrix (smaller = closer) and the labels. */
 export interface MiningBatch {
@@ -52,8 +53,9 @@ export abstract class BaseMiner<T extends Tuples> {
       );
       referenceLabels = readLabels(refLabels, cols, 'reference embeddings');
     }
-    return this.select({
-      distances: this.distance.orientedMatrix(embeddings, ref),
+    const distances = this.distance.orientedMatrix(embeddings, ref);
+    const tuples = this.select({
+      distances,
       rows,
       cols,
       dims: embeddings.shape[1],
@@ -61,6 +63,18 @@ export abstract class BaseMiner<T extends Tuples> {
       refLabels: referenceLabels,
       sameSet: ref === undefined,
     });
+    releaseMatrix(distances);
+    return tuples;
+  }
+
+  /**
+   * Selects tuples from a batch's own matrix already read with this miner's distance (a loss
+   * given the miner passes its {@link BatchMatrix}), so that the matrix is made once per step.
+   * `labels` must be checked already (one per row).
+   */
+  mineBatch(matrix: Pick<BatchMatrix, 'values' | 'rows' | 'dims'>, labels: Int32Array): T {
+    const { values, rows, dims } = matrix;
+    return this.select({ distances: values, rows, cols: rows, dims, labels, refLabels: labels, sameSet: true });
   }
 
   /** The selection proper, on the batch read to the CPU. */

@@ -1,5 +1,3 @@
-import { TripletList } from '../common/index-list.js';
-import { LabelGroups } from '../common/label-groups.js';
 import type { TripletIndices } from '../common/tuples.js';
 import type { BaseDistance } from '../distances/base-distance.js';
 import { BaseMiner, type MiningBatch } from './base-miner.js';
@@ -13,7 +11,7 @@ export interface BatchHardMinerOptions {
 /**
  * Batch-hard mining (Hermans et al., "In Defense of the Triplet Loss"): for each anchor, its
  * farthest positive and its closest negative, one triplet per anchor. Anchors without a positive
- * or a negative are left out. Ties go to the lowest index. O(B·R).
+ * or a negative are left out. Ties go to the lowest index. One pass over each row: O(B·R).
  */
 export class BatchHardMiner extends BaseMiner<TripletIndices> {
   constructor({ distance }: BatchHardMinerOptions = {}) {
@@ -21,31 +19,36 @@ export class BatchHardMiner extends BaseMiner<TripletIndices> {
   }
 
   protected select({ distances, rows, cols, labels, refLabels, sameSet }: MiningBatch): TripletIndices {
-    const groups = new LabelGroups(refLabels);
-    const out = new TripletList(rows);
+    const anchors = new Int32Array(rows);
+    const positives = new Int32Array(rows);
+    const negatives = new Int32Array(rows);
+    let count = 0;
     for (let a = 0; a < rows; a++) {
       const label = labels[a]!;
       const row = a * cols;
+      const self = sameSet ? a : -1;
       let hardestPositive = -1;
       let positiveDistance = -Infinity;
-      for (const p of groups.of(label)) {
-        if (sameSet && p === a) continue;
-        if (distances[row + p]! > positiveDistance) {
-          positiveDistance = distances[row + p]!;
-          hardestPositive = p;
-        }
-      }
-      if (hardestPositive < 0) continue;
       let hardestNegative = -1;
       let negativeDistance = Infinity;
+      // One pass over the row: strict comparisons keep the lowest index among equals.
       for (let n = 0; n < cols; n++) {
-        if (refLabels[n] !== label && distances[row + n]! < negativeDistance) {
-          negativeDistance = distances[row + n]!;
+        const d = distances[row + n]!;
+        if (refLabels[n] === label) {
+          if (d > positiveDistance && n !== self) {
+            positiveDistance = d;
+            hardestPositive = n;
+          }
+        } else if (d < negativeDistance) {
+          negativeDistance = d;
           hardestNegative = n;
         }
       }
-      if (hardestNegative >= 0) out.push(a, hardestPositive, hardestNegative);
+      if (hardestPositive < 0 || hardestNegative < 0) continue;
+      anchors[count] = a;
+      positives[count] = hardestPositive;
+      negatives[count++] = hardestNegative;
     }
-    return out.toTriplets();
+    return { anchors: anchors.slice(0, count), positives: positives.slice(0, count), negatives: negatives.slice(0, count) };
   }
 }

@@ -3,6 +3,7 @@ import { TripletList } from '../common/index-list.js';
 import { LabelGroups } from '../common/label-groups.js';
 import { SeededRandom } from '../common/random.js';
 import type { TripletIndices } from '../common/tuples.js';
+import { upperBound } from '../common/sorted.js';
 import { LpDistance } from '../distances/lp-distance.js';
 import { BaseMiner, type MiningBatch } from './base-miner.js';
 
@@ -71,7 +72,8 @@ export class DistanceWeightedMiner extends BaseMiner<TripletIndices> {
       for (let i = 0; i < count; i++) cumulative[i] = total += Math.exp(logWeights[i]! - largest);
       for (const p of groups.of(label)) {
         if (sameSet && p === a) continue;
-        out.push(a, p, candidates[sampleIndex(cumulative, count, this.random.float() * total)]!);
+        // The first candidate whose cumulative weight exceeds the draw.
+        out.push(a, p, candidates[Math.min(upperBound(cumulative, this.random.float() * total, count), count - 1)]!);
       }
     }
     return out.toTriplets();
@@ -82,16 +84,4 @@ export class DistanceWeightedMiner extends BaseMiner<TripletIndices> {
 function inverseSphereLogDensity(d: number, dims: number): number {
   const inner = Math.max(1 - 0.25 * d * d, 1e-8);
   return (2 - dims) * Math.log(d) - ((dims - 3) / 2) * Math.log(inner);
-}
-
-/** First index whose cumulative weight exceeds `u`. */
-function sampleIndex(cumulative: Float64Array, count: number, u: number): number {
-  let lo = 0;
-  let hi = count - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (cumulative[mid]! > u) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }

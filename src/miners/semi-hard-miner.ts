@@ -1,8 +1,8 @@
 import { requireNumber } from '../common/errors.js';
-import { TripletList } from '../common/index-list.js';
 import { LabelGroups } from '../common/label-groups.js';
 import type { TripletIndices } from '../common/tuples.js';
 import type { BaseDistance } from '../distances/base-distance.js';
+import { ThresholdTable } from '../common/sorted.js';
 import { BaseMiner, type MiningBatch } from './base-miner.js';
 
 /** Options of {@link SemiHardMiner}. */
@@ -22,8 +22,11 @@ export interface SemiHardMinerOptions {
  * pair, the closest negative that is farther than the positive; if there is none, the farthest
  * negative. Ties go to the lowest index.
  *
- * Each anchor's negatives are sorted once and every positive is placed by binary search:
- * O(B·R log R) time and O(B·R) memory, where the usual tensor formulation builds a B × B × B mask.
+ * Each anchor's positives are sorted by distance (they are few); one pass over its negatives then
+ * places each among the positives (a branch-free search) and keeps the closest negative of each gap
+ * between consecutive positives, and a suffix minimum over the gaps gives every positive its
+ * negative: O(B·R log K) time for K positives per anchor and O(R) memory, where the usual tensor
+ * formulation builds a B × B × B mask.
  */
 export class SemiHardMiner extends BaseMiner<TripletIndices> {
   readonly margin: number | undefined;
@@ -36,93 +39,76 @@ export class SemiHardMiner extends BaseMiner<TripletIndices> {
   protected select({ distances, rows, cols, labels, refLabels, sameSet }: MiningBatch): TripletIndices {
     const groups = new LabelGroups(refLabels);
     const margin = this.margin ?? Infinity;
-    const out = new TripletList(rows * 4);
-    const sorter = new DistanceSorter(cols);
+    let largestGroup = 0;
+    let capacity = 0;
+    for (let a = 0; a < rows; a++) {
+      const size = groups.of(labels[a]!).length;
+      largestGroup = Math.max(largestGroup, size);
+      capacity += size;
+    }
+    const anchors = new Int32Array(capacity);
+    const positives = new Int32Array(capacity);
+    const negatives = new Int32Array(capacity);
+    let selected = 0;
+    const table = new ThresholdTable(largestGroup);
+    const sortedDistances = table.keys;
+    const sortedPositions = new Int32Array(largestGroup);
+    const gapMinimum = new Float64Array(largestGroup + 1);
+    const gapNegative = new Int32Array(largestGroup + 1);
+    const chosen = new Int32Array(largestGroup);
     for (let a = 0; a < rows; a++) {
       const label = labels[a]!;
       const row = a * cols;
-      const { order, values } = sorter.sort(distances, row, (n) => refLabels[n] !== label);
-      const count = order.length;
+      const members = groups.of(label);
+      // Positives sorted by distance; the payload is their position in `members`.
+      let count = 0;
+      for (let i = 0; i < members.length; i++) {
+        if (sameSet && members[i] === a) continue;
+        sortedDistances[count] = distances[row + members[i]!]!;
+        sortedPositions[count++] = i;
+      }
       if (count === 0) continue;
-      // Farthest negative, lowest index among equals: the first of the last run of equal values.
-      const farthest = order[lowerBound(values, values[count - 1]!)]!;
-      for (const p of groups.of(label)) {
-        if (sameSet && p === a) continue;
-        const positiveDistance = distances[row + p]!;
-        const position = upperBound(values, positiveDistance);
-        const negative = position < count ? order[position]! : farthest;
-        if (distances[row + negative]! - positiveDistance < margin) out.push(a, p, negative);
-      }
-    }
-    return out.toTriplets();
-  }
-}
-
-/**
- * Sorts the columns of one matrix row by (distance, index) with the engine's native numeric sort:
- * each entry is packed into one float64 key, the float32 distance's order-preserving bits times
- * 2^21 plus the column index. That is exact for up to 2^21 columns (53 bits in all) and several
- * times faster than sorting indices with a comparator; wider rows fall back to the comparator.
- */
-class DistanceSorter {
-  private readonly keys: Float64Array;
-  private readonly order: Int32Array;
-  private readonly values: Float64Array;
-  private readonly float = new Float32Array(1);
-  private readonly bits = new Uint32Array(this.float.buffer);
-
-  constructor(cols: number) {
-    this.keys = new Float64Array(cols);
-    this.order = new Int32Array(cols);
-    this.values = new Float64Array(cols);
-  }
-
-  /** The columns of `row` that pass `include`, ascending, and their distances. */
-  sort(distances: Float32Array, row: number, include: (column: number) => boolean): { order: Int32Array; values: Float64Array } {
-    const cols = this.keys.length;
-    let count = 0;
-    if (cols <= INDEX_SPAN) {
+      table.sort(count, sortedPositions);
+      // Gap k holds the negatives farther than exactly k positives; the farthest negative is the fallback.
+      gapMinimum.fill(Infinity, 0, count + 1);
+      gapNegative.fill(-1, 0, count + 1);
+      let farthest = -1;
+      let farthestDistance = -Infinity;
       for (let n = 0; n < cols; n++) {
-        if (!include(n)) continue;
-        this.float[0] = distances[row + n]! + 0; // + 0 turns −0 into +0, which compare equal
-        const bits = this.bits[0]!;
-        // Flip negatives entirely and set the sign bit of positives: unsigned order = float order.
-        const ordered = bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
-        this.keys[count++] = ordered * INDEX_SPAN + n;
+        if (refLabels[n] === label) continue;
+        const d = distances[row + n]!;
+        const gap = table.countBelow(d);
+        if (d < gapMinimum[gap]!) {
+          gapMinimum[gap] = d;
+          gapNegative[gap] = n;
+        }
+        if (d > farthestDistance) {
+          farthestDistance = d;
+          farthest = n;
+        }
       }
-      this.keys.subarray(0, count).sort();
-      for (let i = 0; i < count; i++) this.order[i] = this.keys[i]! % INDEX_SPAN;
-    } else {
-      for (let n = 0; n < cols; n++) if (include(n)) this.order[count++] = n;
-      this.order.subarray(0, count).sort((i, j) => distances[row + i]! - distances[row + j]! || i - j);
+      if (farthest < 0) continue;
+      // Positive i (in sorted order) takes the closest negative of the gaps above it.
+      let best = -1;
+      let bestDistance = Infinity;
+      for (let i = count - 1; i >= 0; i--) {
+        if (gapMinimum[i + 1]! < bestDistance) {
+          bestDistance = gapMinimum[i + 1]!;
+          best = gapNegative[i + 1]!;
+        }
+        chosen[sortedPositions[i]!] = best >= 0 ? best : farthest;
+      }
+      for (let i = 0; i < members.length; i++) {
+        const p = members[i]!;
+        if (sameSet && p === a) continue;
+        const negative = chosen[i]!;
+        if (distances[row + negative]! - distances[row + p]! < margin) {
+          anchors[selected] = a;
+          positives[selected] = p;
+          negatives[selected++] = negative;
+        }
+      }
     }
-    for (let i = 0; i < count; i++) this.values[i] = distances[row + this.order[i]!]!;
-    return { order: this.order.subarray(0, count), values: this.values.subarray(0, count) };
+    return { anchors: anchors.slice(0, selected), positives: positives.slice(0, selected), negatives: negatives.slice(0, selected) };
   }
-}
-
-const INDEX_SPAN = 2 ** 21;
-
-/** First position whose value is > `x` (values sorted ascending). */
-function upperBound(values: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (values[mid]! > x) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
-/** First position whose value is >= `x` (values sorted ascending). */
-function lowerBound(values: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (values[mid]! >= x) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }
