@@ -232,6 +232,35 @@ describe('retrievalMetrics', () => {
     }
   });
 
+  it('ranks past the sampled threshold exactly, on one thread and with a worker, with and without ties', () => {
+    // 2,500 references: the sampled threshold and the two-array merge are used (small sets keep
+    // every key). Integer coordinates in [0, 3]³ make many exact ties between labels, which
+    // must be broken by index as the brute force does; continuous ones make none, but distances
+    // computed another way (the brute force's) may order near-ties differently: hence 1e-6 there.
+    const random = new SeededRandom(31);
+    const integers = (rows: number): Matrix => Array.from({ length: rows }, () => Array.from({ length: 3 }, () => random.int(4)));
+    const cases = [
+      { name: 'ties', queries: integers(300), references: integers(2500), metrics: ['euclidean'] as EvaluationMetric[], tolerance: 1e-12 },
+      { name: 'no ties', queries: asFloat32(randomMatrix(300, 3, 32)), references: asFloat32(randomMatrix(2500, 3, 33)), metrics: METRICS, tolerance: 1e-6 },
+    ];
+    const queryLabels = randomLabels(300, 5, 34);
+    const referenceLabels = randomLabels(2500, 5, 35);
+    for (const { name, queries, references, metrics, tolerance } of cases) {
+      for (const metric of metrics) {
+        const expected = referenceRetrieval(queries, queryLabels, references, referenceLabels, metric, [1, 4]);
+        const [alone, withWorker] = [1, 2].map((threads) =>
+          noLeak(() =>
+            retrievalMetrics({ queries: flat(queries), queryLabels, references: flat(references), referenceLabels, dims: 3, metric, recallAt: [1, 4], threads, chunkRows: 64 }),
+          ),
+        );
+        assert.deepEqual(withWorker, alone, `${name}, ${metric}: a worker thread changes nothing`);
+        for (const key of ['precisionAt1', 'rPrecision', 'mapAtR'] as const) {
+          assert.ok(closeTo(alone![key], expected[key], tolerance, tolerance), `${name}, ${metric}, ${key}: ${alone![key]} vs ${expected[key]}`);
+        }
+      }
+    }
+  });
+
   it('rejects bad input with clear errors', () => {
     const queries = Float32Array.from([0, 1, 2, 3]);
     throwsInput(() => retrievalMetrics({ queries, queryLabels: [0, 0, 1], dims: 1 }), /labels has 3 entries but queries has 4 rows/);

@@ -92,6 +92,18 @@ describe('training', () => {
     assert.ok(result.evaluation.rocAuc! > untrained.rocAuc!, `AUC ${untrained.rocAuc} → ${result.evaluation.rocAuc}`);
   });
 
+  it('leaves no tensor behind but the model it returns: optimiser, checkpoints and --resume included', async () => {
+    const directory = await temporaryDirectory();
+    const before = tf.memory().numTensors;
+    const first = await train({ ...options, epochs: 2, outDir: directory });
+    first.model.dispose();
+    assert.equal(tf.memory().numTensors, before, 'after a run with checkpoints');
+    const resumed = await train({ ...options, epochs: 3, outDir: directory, resume: true });
+    resumed.model.dispose();
+    assert.equal(tf.memory().numTensors, before, 'after a resumed run');
+    await rm(directory, { recursive: true });
+  });
+
   for (const optimizer of ['sgd', 'adam'] as const) {
     it(`the same seed repeats the run; a resumed run ends where the uninterrupted one does (${optimizer})`, async () => {
       const whole = await temporaryDirectory();

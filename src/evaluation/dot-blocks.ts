@@ -1,4 +1,5 @@
 import { tf } from '../tf.js';
+import { nativeKernelsActive } from '../engine/index.js';
 
 /**
  * Bytes one block of dot products may take (float32). MNIST test → train (10,000 × 60,000) then
@@ -17,7 +18,12 @@ export interface DotBlock {
   rows: number;
   firstColumn: number;
   columns: number;
-  /** `rows × columns`, row-major: `dots[r * columns + c]` is query `firstRow + r` · reference `firstColumn + c`. */
+  /**
+   * `rows × columns`, row-major: `dots[r * columns + c]` is query `firstRow + r` · reference
+   * `firstColumn + c`. On the wasm backend a view of its heap: valid only during the visit, and
+   * only while the visit runs no TensorFlow.js op (a new tensor may grow the heap, which
+   * detaches the view).
+   */
   dots: Float32Array;
 }
 
@@ -37,8 +43,8 @@ export interface DotBlockOptions {
 /**
  * Computes the dot products of every query row with every reference row (both row-major,
  * `dims` wide, already validated) with TensorFlow.js, a block of query rows at a time, and hands
- * each block to `visit` as a Float32Array. The references are uploaded and transposed once; no
- * tensor outlives the call.
+ * each block to `visit` as a Float32Array (see {@link DotBlock.dots}: no TensorFlow.js op inside
+ * `visit`). The references are uploaded once; no tensor outlives the call.
  */
 export function forEachDotBlock(
   queries: Float32Array,
@@ -49,10 +55,14 @@ export function forEachDotBlock(
 ): void {
   const queryCount = queries.length / dims;
   const referenceCount = references.length / dims;
-  // The wasm matmul is fast only on plain operands (ARCHITECTURE.md), so the references are
-  // transposed explicitly, once. Doing it in JS means the backend holds a single copy of them
-  // (the wasm heap never shrinks: its peak is the process's for good).
-  const transposed = tf.tensor2d(transposeRows(references, dims, options.normalize), [dims, referenceCount]);
+  // The native product (OpenBLAS) takes the references as they are, multiplied transposed. The
+  // wasm matmul is fast only on plain operands (ARCHITECTURE.md), so without the native kernels
+  // the references are transposed explicitly, once, in JS: the backend then holds a single copy
+  // of them (the wasm heap never shrinks: its peak is the process's for good). The JS transpose
+  // of MNIST's 60,000 × 784 references took about 1 s, which the native path skips.
+  const plain = nativeKernelsActive();
+  const prepared = plain ? (options.normalize ? normalizeRows(references, dims) : references) : transposeRows(references, dims, options.normalize);
+  const stored = tf.tensor2d(prepared, plain ? [referenceCount, dims] : [dims, referenceCount]);
   try {
     for (let firstRow = 0; firstRow < queryCount; firstRow += options.blockRows) {
       const rows = Math.min(options.blockRows, queryCount - firstRow);
@@ -62,20 +72,28 @@ export function forEachDotBlock(
       const block = queries.subarray(firstRow * dims, (firstRow + rows) * dims);
       const product = tf.tidy(() => {
         const q = tf.tensor2d(options.normalize ? normalizeRows(block, dims) : block, [rows, dims]);
-        const r = firstColumn === 0 ? transposed : tf.slice(transposed, [0, firstColumn], [dims, columns]);
-        return tf.matMul(q, r);
+        if (plain) return tf.matMul(q, firstColumn === 0 ? stored : tf.slice(stored, [firstColumn, 0], [columns, dims]), false, true);
+        return tf.matMul(q, firstColumn === 0 ? stored : tf.slice(stored, [0, firstColumn], [dims, columns]));
       });
-      let dots: Float32Array;
       try {
-        dots = product.dataSync() as Float32Array;
+        visit({ firstRow, rows, firstColumn, columns, dots: readFloats(product) });
       } finally {
         product.dispose();
       }
-      visit({ firstRow, rows, firstColumn, columns, dots });
     }
   } finally {
-    transposed.dispose();
+    stored.dispose();
   }
+}
+
+/**
+ * The values of a float32 tensor, without a copy when the backend keeps them in its heap (wasm).
+ * wasm's `dataSync` copies with `HEAPU8.slice`, measured at 320–420 ms per 64 MB block here:
+ * more than the product itself: 12 s of a profiled 10,000 × 60,000 evaluation.
+ */
+function readFloats(tensor: tf.Tensor): Float32Array {
+  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (info: tf.Tensor) => Float32Array };
+  return typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap(tensor) : (tensor.dataSync() as Float32Array);
 }
 
 /** The squared L2 norm of every row, accumulated in float64. */

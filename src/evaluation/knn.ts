@@ -2,6 +2,7 @@ import { require, requireNumber } from '../common/errors.js';
 import { defaultBlockRows, forEachDotBlock, squaredNorms } from './dot-blocks.js';
 import { checkDims, checkEmbeddingRows, checkMetric, type EvaluationMetric } from './inputs.js';
 import { selectSmallest } from './selection.js';
+import { forEachRow, type RankingRow } from './relevance.js';
 
 /** Options of {@link nearestNeighbors} and {@link forEachNearestNeighbors}. */
 export interface NearestNeighborOptions {
@@ -48,7 +49,7 @@ export function nearestNeighbors(
   const search = checkSearch(queries, references, dims, k, options);
   const indices = new Int32Array(search.queryCount * k);
   const distances = new Float32Array(indices.length);
-  scan(search, (query, ids, dist) => {
+  scan(search, k, (query, ids, dist) => {
     indices.set(ids, query * k);
     distances.set(dist, query * k);
   });
@@ -68,7 +69,38 @@ export function forEachNearestNeighbors(
   options: NearestNeighborOptions,
   visit: (query: number, indices: Int32Array, distances: Float32Array) => void,
 ): void {
-  scan(checkSearch(queries, references, dims, k, options), visit);
+  scan(checkSearch(queries, references, dims, k, options), k, visit);
+}
+
+/**
+ * A block of queries' ranking keys against every reference, computed on demand from the block's
+ * dot products: for query `firstRow + r`, `key(j) = base[j] − scale · dots[r · columns + j]`
+ * increases with the distance to reference j (|r|² − 2q·r for Euclidean, since |q|² is the same
+ * for all of a query's references; −cos for cosine).
+ */
+export interface RankingBlock {
+  firstRow: number;
+  rows: number;
+  /** See {@link DotBlock.dots}: valid only during the visit, and no TensorFlow.js op inside it. */
+  dots: Float32Array;
+  base: Float64Array;
+  scale: number;
+}
+
+/**
+ * Hands `visit` the {@link RankingBlock}s of all queries, in order, 64 MB of dot products at a
+ * time. What to select from the keys is the caller's: {@link forEachNearestNeighbors} keeps the
+ * k nearest, the retrieval metrics need only the labels of the first R. `options.excludeSelf` is
+ * checked but not applied: a row still holds the query's own key.
+ */
+export function forEachRankingBlock(
+  queries: Float32Array,
+  references: Float32Array,
+  dims: number,
+  options: NearestNeighborOptions,
+  visit: (block: RankingBlock) => void,
+): void {
+  rankingBlocks(checkSearch(queries, references, dims, undefined, options), visit);
 }
 
 /** Validated inputs of one search. */
@@ -76,7 +108,6 @@ interface Search {
   queries: Float32Array;
   references: Float32Array;
   dims: number;
-  k: number;
   queryCount: number;
   referenceCount: number;
   /** References a query is ranked against: all, or all but itself. */
@@ -86,11 +117,12 @@ interface Search {
   blockRows: number;
 }
 
+/** Checks the inputs of a search; `k` is checked against the candidates when given. */
 function checkSearch(
   queries: Float32Array,
   references: Float32Array,
   dims: number,
-  k: number,
+  k: number | undefined,
   options: NearestNeighborOptions,
 ): Search {
   require(options !== null && typeof options === 'object', 'nearest-neighbour options must be an object');
@@ -104,51 +136,56 @@ function checkSearch(
     () => `excludeSelf needs the queries to be the references, but there are ${queryCount} queries and ${referenceCount} references`,
   );
   const candidates = referenceCount - (excludeSelf ? 1 : 0);
-  requireNumber('k', k, { integer: true, min: 1 });
-  require(
-    k <= candidates,
-    () => `k = ${k} but each query has only ${candidates} candidate references${excludeSelf ? ' (itself excluded)' : ''}`,
-  );
+  if (k !== undefined) {
+    requireNumber('k', k, { integer: true, min: 1 });
+    require(
+      k <= candidates,
+      () => `k = ${k} but each query has only ${candidates} candidate references${excludeSelf ? ' (itself excluded)' : ''}`,
+    );
+  }
   const blockRows =
     options.chunkRows === undefined
       ? defaultBlockRows(referenceCount)
       : requireNumber('chunkRows', options.chunkRows, { integer: true, min: 1 });
-  return { queries, references, dims, k, queryCount, referenceCount, candidates, excludeSelf, euclidean: metric === 'euclidean', blockRows };
+  return { queries, references, dims, queryCount, referenceCount, candidates, excludeSelf, euclidean: metric === 'euclidean', blockRows };
 }
 
-/** Computes the distances block by block and selects each query's k nearest. */
-function scan(search: Search, visit: (query: number, indices: Int32Array, distances: Float32Array) => void): void {
-  const { queries, references, dims, k, referenceCount, candidates, excludeSelf, euclidean, blockRows } = search;
-  // Ranking key, increasing with the distance: |r|² − 2q·r (|q|² is the same for all of a
-  // query's candidates, so it is added only to the k selected), or −cos for cosine.
-  const keyBase = euclidean ? squaredNorms(references, dims) : new Float64Array(referenceCount);
-  const keyScale = euclidean ? 2 : 1;
+/** Computes the dot products block by block and visits each block's ranking keys. */
+function rankingBlocks(search: Search, visit: (block: RankingBlock) => void): void {
+  const { queries, references, dims, referenceCount, euclidean, blockRows } = search;
+  const base = euclidean ? squaredNorms(references, dims) : new Float64Array(referenceCount);
+  const scale = euclidean ? 2 : 1;
+  forEachDotBlock(queries, references, dims, { normalize: !euclidean, blockRows }, ({ firstRow, rows, dots }) =>
+    visit({ firstRow, rows, dots, base, scale }),
+  );
+}
+
+/** Selects each query's k nearest from its ranking row. */
+function scan(search: Search, k: number, visit: (query: number, indices: Int32Array, distances: Float32Array) => void): void {
+  const { queries, dims, referenceCount, candidates, excludeSelf, euclidean } = search;
   const keys = new Float64Array(referenceCount);
   const ids = new Int32Array(referenceCount);
   const topIds = ids.subarray(0, k);
   const topDistances = new Float32Array(k);
-  forEachDotBlock(queries, references, dims, { normalize: !euclidean, blockRows }, ({ firstRow, rows, dots }) => {
-    for (let r = 0; r < rows; r++) {
-      const query = firstRow + r;
-      const offset = r * referenceCount;
-      for (let j = 0; j < referenceCount; j++) {
-        keys[j] = keyBase[j]! - keyScale * dots[offset + j]!;
-        ids[j] = j;
-      }
-      if (excludeSelf) {
-        // Order does not matter before selection: the last candidate takes the query's place.
-        keys[query] = keys[candidates]!;
-        ids[query] = ids[candidates]!;
-      }
-      selectSmallest(keys, ids, candidates, k);
-      if (euclidean) {
-        let queryNorm = 0;
-        for (let d = 0, o = query * dims; d < dims; d++, o++) queryNorm += queries[o]! * queries[o]!;
-        for (let t = 0; t < k; t++) topDistances[t] = Math.sqrt(Math.max(0, queryNorm + keys[t]!));
-      } else {
-        for (let t = 0; t < k; t++) topDistances[t] = Math.min(2, Math.max(0, 1 + keys[t]!));
-      }
-      visit(query, topIds, topDistances);
+  const visitRow = ({ query, dots, offset, base, scale }: RankingRow): void => {
+    for (let j = 0; j < referenceCount; j++) {
+      keys[j] = base[j]! - scale * dots[offset + j]!;
+      ids[j] = j;
     }
-  });
+    if (excludeSelf) {
+      // Order does not matter before selection: the last candidate takes the query's place.
+      keys[query] = keys[candidates]!;
+      ids[query] = ids[candidates]!;
+    }
+    selectSmallest(keys, ids, candidates, k);
+    if (euclidean) {
+      let queryNorm = 0;
+      for (let d = 0, o = query * dims; d < dims; d++, o++) queryNorm += queries[o]! * queries[o]!;
+      for (let t = 0; t < k; t++) topDistances[t] = Math.sqrt(Math.max(0, queryNorm + keys[t]!));
+    } else {
+      for (let t = 0; t < k; t++) topDistances[t] = Math.min(2, Math.max(0, 1 + keys[t]!));
+    }
+    visit(query, topIds, topDistances);
+  };
+  rankingBlocks(search, (block) => forEachRow(block, 0, block.rows, referenceCount, visitRow));
 }

@@ -1,6 +1,8 @@
 import { require, requireNumber } from '../common/errors.js';
 import { readLabels, type LabelsInput } from '../common/batch.js';
-import { forEachNearestNeighbors } from './knn.js';
+import { forEachRankingBlock } from './knn.js';
+import { defaultRankingThreads, RankingPool } from './ranking-pool.js';
+import { forEachRow, RelevanceRanker, SCORE_FIELDS, scoreQuery, type RetrievalTask } from './relevance.js';
 import { checkDims, checkEmbeddingRows, checkMetric, type EvaluationMetric } from './inputs.js';
 
 /** Options of {@link retrievalMetrics}. */
@@ -23,6 +25,12 @@ export interface RetrievalOptions {
   recallAt?: readonly number[];
   /** Query rows per distance block (default: blocks of at most 64 MB). */
   chunkRows?: number;
+  /**
+   * Threads that rank queries: this one and `threads − 1` worker threads. Default: every core
+   * (`os.availableParallelism()`) from 2^26 query–reference pairs, else 1. The metrics do not
+   * depend on it.
+   */
+  threads?: number;
 }
 
 /**
@@ -53,8 +61,9 @@ const DEFAULT_RECALL_AT = [1, 2, 4, 8] as const;
  * query. Queries with R = 0 are excluded from every average and counted in `skippedQueries`; it
  * is an error if no query is left.
  *
- * The neighbour lists (k = the largest R, or the largest K if more) are streamed, one query at a
- * time: memory stays at one 64 MB distance block however large R is.
+ * Each query's references are ranked only as far as the metrics need (the largest R, or the
+ * largest K if more), one query at a time: memory stays at one 64 MB distance block and a few
+ * arrays of one key per reference, however large R is.
  */
 export function retrievalMetrics(options: RetrievalOptions): RetrievalMetrics {
   require(options !== null && typeof options === 'object', 'retrievalMetrics needs an options object { queries, queryLabels, dims }');
@@ -89,40 +98,37 @@ export function retrievalMetrics(options: RetrievalOptions): RetrievalMetrics {
   const maxK = Math.max(0, ...recallAt);
   const k = Math.min(candidates, Math.max(maxR, maxK));
 
+  const task: RetrievalTask = {
+    queryLabels,
+    referenceLabels,
+    relevantCounts: Int32Array.from(queryLabels, relevantCount),
+    k,
+    maxK,
+    leaveOneOut,
+  };
+  const threads =
+    options.threads === undefined
+      ? defaultRankingThreads(queryCount * referenceCount)
+      : requireNumber('threads', options.threads, { integer: true, min: 1 });
+  const scores = rankAll(task, queries, references, dims, { metric, excludeSelf: leaveOneOut, chunkRows: options.chunkRows }, threads);
+
+  // Summed in query order, whichever thread ranked which query: the result does not depend on `threads`.
   let counted = 0;
   let precisionAt1 = 0;
   let rPrecision = 0;
   let mapAtR = 0;
   const recallHits = new Float64Array(recallAt.length);
-  forEachNearestNeighbors(
-    queries,
-    references,
-    dims,
-    k,
-    { metric, excludeSelf: leaveOneOut, chunkRows: options.chunkRows },
-    (query, indices) => {
-      const label = queryLabels[query]!;
-      const r = relevantCount(label);
-      if (r === 0) return;
-      counted++;
-      let hits = 0;
-      let precisionSum = 0;
-      let firstHit = -1;
-      const depth = Math.min(k, Math.max(r, maxK));
-      for (let i = 0; i < depth; i++) {
-        if (referenceLabels[indices[i]!] !== label) continue;
-        if (firstHit < 0) firstHit = i;
-        if (i < r) {
-          hits++;
-          precisionSum += hits / (i + 1);
-        }
-      }
-      if (firstHit === 0) precisionAt1++;
-      rPrecision += hits / r;
-      mapAtR += precisionSum / r;
-      for (let j = 0; j < recallAt.length; j++) if (firstHit >= 0 && firstHit < recallAt[j]!) recallHits[j] = recallHits[j]! + 1;
-    },
-  );
+  for (let query = 0; query < queryCount; query++) {
+    const r = task.relevantCounts[query]!;
+    if (r === 0) continue;
+    counted++;
+    const at = query * SCORE_FIELDS;
+    const firstHit = scores[at + 2]!;
+    if (firstHit === 0) precisionAt1++;
+    rPrecision += scores[at]! / r;
+    mapAtR += scores[at + 1]! / r;
+    for (let j = 0; j < recallAt.length; j++) if (firstHit >= 0 && firstHit < recallAt[j]!) recallHits[j] = recallHits[j]! + 1;
+  }
   const recall: Record<number, number> = {};
   recallAt.forEach((kk, j) => (recall[kk] = recallHits[j]! / counted));
   return {
@@ -133,4 +139,33 @@ export function retrievalMetrics(options: RetrievalOptions): RetrievalMetrics {
     queries: counted,
     skippedQueries: queryCount - counted,
   };
+}
+
+/** Ranks every query (on `threads` threads when more than one start) and returns the scores of `scoreQuery`. */
+function rankAll(
+  task: RetrievalTask,
+  queries: Float32Array,
+  references: Float32Array,
+  dims: number,
+  search: Parameters<typeof forEachRankingBlock>[3],
+  threads: number,
+): Float64Array {
+  const queryCount = task.queryLabels.length;
+  const columns = task.referenceLabels.length;
+  const ranker = new RelevanceRanker(task.referenceLabels, task.k);
+  let pool: RankingPool | undefined;
+  let scores: Float64Array = new Float64Array(queryCount * SCORE_FIELDS);
+  try {
+    forEachRankingBlock(queries, references, dims, search, (block) => {
+      if (threads > 1 && pool === undefined && block.firstRow === 0) {
+        pool = RankingPool.start(task, queryCount, { rows: block.rows, columns, base: block.base, scale: block.scale }, threads);
+        if (pool) scores = pool.scores;
+      }
+      if (pool) pool.rank(block, ranker);
+      else forEachRow(block, 0, block.rows, columns, (row) => scoreQuery(task, ranker, row, scores));
+    });
+  } finally {
+    pool?.close();
+  }
+  return scores;
 }

@@ -35,6 +35,9 @@ export async function writeCheckpoint(
   const path = join(directory, name);
   const optimizerWeights = await optimizer.getWeights();
   const encoded = await tf.io.encodeWeights(optimizerWeights);
+  // getWeights returns the optimiser's own variables, plus a scalar it makes for the iteration
+  // count on every call: one leaked tensor per checkpoint unless disposed here.
+  tf.dispose(optimizerWeights.filter(({ tensor }) => !(tensor instanceof tf.Variable)).map(({ tensor }) => tensor));
   await writeDirectoryAtomic(path, async (temporary) => {
     await saveModel(model, join(temporary, 'model'), metadata);
     await writeFile(join(temporary, 'optimizer.bin'), new Uint8Array(tf.io.CompositeArrayBuffer.join(encoded.data)));
@@ -52,6 +55,7 @@ export interface Checkpoint {
   readonly path: string;
   readonly model: tfl.LayersModel;
   readonly metadata: ModelMetadata;
+  /** Tensors owned by the caller: `Optimizer.setWeights` copies them, so dispose them after. */
   readonly optimizerWeights: Awaited<ReturnType<tf.Optimizer['getWeights']>>;
   readonly state: TrainingState;
 }

@@ -107,127 +107,133 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   const checkpoints = outDir ? join(outDir, 'checkpoints') : undefined;
   const optimizer = settings.optimizer === 'adam' ? tf.train.adam(settings.learningRate) : tf.train.momentum(settings.learningRate, 0.9);
+  try {
 
-  let model: tfl.LayersModel | undefined;
-  let state: TrainingState = { epoch: 0, best: null, epochsWithoutImprovement: 0 };
-  let resumedFrom: string | undefined;
-  if (options.resume) {
-    require(checkpoints !== undefined, 'resume needs the output directory of the run to continue (outDir)');
-    const checkpoint = await readLatestCheckpoint(checkpoints);
-    if (checkpoint) {
-      require(
-        JSON.stringify(checkpoint.metadata.config) === JSON.stringify(settings.model) && checkpoint.metadata.dataset?.name === dataset.name,
-        `the checkpoint in ${checkpoint.path} was trained with another model or dataset: resume with the same arguments, or use a new --out`,
-      );
-      model = checkpoint.model;
-      await optimizer.setWeights(checkpoint.optimizerWeights);
-      state = checkpoint.state;
-      resumedFrom = checkpoint.path;
-    }
-  }
-  model ??= createModel(settings.model, preprocessing, seed);
-  const log = outDir ? join(outDir, 'train-log.jsonl') : undefined;
-  if (outDir) await mkdir(outDir, { recursive: true });
-  const emit = async (event: TrainingEvent): Promise<void> => {
-    options.onEvent?.(event);
-    if (log) await appendFile(log, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
-  };
-  await emit({ type: 'start', startEpoch: state.epoch, epochs, stepsPerEpoch, batchSize: sampler.batchSize, ...(resumedFrom ? { resumedFrom } : {}) });
-
-  let evaluation: EvaluationReport | undefined;
-  let stoppedEarly = false;
-  const { height, width, channels } = dataset.shape;
-  for (let epoch = state.epoch; epoch < epochs; epoch++) {
-    const epochStarted = performance.now();
-    const learningRate = learningRateAt(settings.schedule, settings.learningRate, epoch, epochs);
-    setLearningRate(optimizer, learningRate);
-    // Fresh per-epoch random sources: a resumed run draws exactly what the full run drew.
-    const miner = makeMiner(settings.miner, { margin: settings.margin, seed: epochSeed(seed, epoch, 1) });
-    const random = new SeededRandom(epochSeed(seed, epoch, 2));
-    let lossSum = 0;
-    let activeSum = 0;
-    const batches = sampler.epoch(epoch).slice(0, stepsPerEpoch);
-    for (let step = 0; step < batches.length; step++) {
-      const stepStarted = performance.now();
-      const indices = Int32Array.from(batches[step]!, (b) => split.train[b]!);
-      const labels = Int32Array.from(indices, (i) => dataset.labels[i]!);
-      const pixels = settings.augment ? augmentBatch(dataset, indices, random) : toInputs(dataset, indices);
-      let tuples = 0;
-      let active = 0;
-      let valid = 0;
-      let value: number;
-      try {
-        value = tf.tidy(() => {
-          const inputs = tf.tensor4d(pixels, [indices.length, height, width, channels]);
-          const cost = optimizer.minimize(() => {
-            const embeddings = model!.apply(inputs, { training: true }) as tf.Tensor2D;
-            const output = loss.computeDetailed(embeddings, labels, miner?.mine(embeddings, labels));
-            tuples = output.tupleCount;
-            active = output.activeCount;
-            valid = output.validCount;
-            return output.loss;
-          }, true);
-          return cost!.dataSync()[0]!;
-        });
-      } catch (error) {
-        if (error instanceof TripletjsInputError && /NaN|Infinity/.test(error.message)) value = NaN;
-        else throw error;
-      }
-      if (!Number.isFinite(value)) {
-        throw new TrainingDivergedError(
-          `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss or the embeddings became NaN or infinite. ` +
-            (checkpoints && state.epoch > 0 ? `The last good checkpoint (epoch ${state.epoch}) is in ${checkpoints}. ` : '') +
-            'Try a lower learning rate.',
+    let model: tfl.LayersModel | undefined;
+    let state: TrainingState = { epoch: 0, best: null, epochsWithoutImprovement: 0 };
+    let resumedFrom: string | undefined;
+    if (options.resume) {
+      require(checkpoints !== undefined, 'resume needs the output directory of the run to continue (outDir)');
+      const checkpoint = await readLatestCheckpoint(checkpoints);
+      if (checkpoint) {
+        require(
+          JSON.stringify(checkpoint.metadata.config) === JSON.stringify(settings.model) && checkpoint.metadata.dataset?.name === dataset.name,
+          `the checkpoint in ${checkpoint.path} was trained with another model or dataset: resume with the same arguments, or use a new --out`,
         );
+        model = checkpoint.model;
+        await optimizer.setWeights(checkpoint.optimizerWeights);
+        tf.dispose(checkpoint.optimizerWeights.map(({ tensor }) => tensor));
+        state = checkpoint.state;
+        resumedFrom = checkpoint.path;
       }
-      const activeFraction = valid > 0 ? active / valid : 0;
-      lossSum += value;
-      activeSum += activeFraction;
+    }
+    model ??= createModel(settings.model, preprocessing, seed);
+    const log = outDir ? join(outDir, 'train-log.jsonl') : undefined;
+    if (outDir) await mkdir(outDir, { recursive: true });
+    const emit = async (event: TrainingEvent): Promise<void> => {
+      options.onEvent?.(event);
+      if (log) await appendFile(log, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+    };
+    await emit({ type: 'start', startEpoch: state.epoch, epochs, stepsPerEpoch, batchSize: sampler.batchSize, ...(resumedFrom ? { resumedFrom } : {}) });
+
+    let evaluation: EvaluationReport | undefined;
+    let stoppedEarly = false;
+    const { height, width, channels } = dataset.shape;
+    for (let epoch = state.epoch; epoch < epochs; epoch++) {
+      const epochStarted = performance.now();
+      const learningRate = learningRateAt(settings.schedule, settings.learningRate, epoch, epochs);
+      setLearningRate(optimizer, learningRate);
+      // Fresh per-epoch random sources: a resumed run draws exactly what the full run drew.
+      const miner = makeMiner(settings.miner, { margin: settings.margin, seed: epochSeed(seed, epoch, 1) });
+      const random = new SeededRandom(epochSeed(seed, epoch, 2));
+      let lossSum = 0;
+      let activeSum = 0;
+      const batches = sampler.epoch(epoch).slice(0, stepsPerEpoch);
+      for (let step = 0; step < batches.length; step++) {
+        const stepStarted = performance.now();
+        const indices = Int32Array.from(batches[step]!, (b) => split.train[b]!);
+        const labels = Int32Array.from(indices, (i) => dataset.labels[i]!);
+        const pixels = settings.augment ? augmentBatch(dataset, indices, random) : toInputs(dataset, indices);
+        let tuples = 0;
+        let active = 0;
+        let valid = 0;
+        let value: number;
+        try {
+          value = tf.tidy(() => {
+            const inputs = tf.tensor4d(pixels, [indices.length, height, width, channels]);
+            const cost = optimizer.minimize(() => {
+              const embeddings = model!.apply(inputs, { training: true }) as tf.Tensor2D;
+              const output = loss.computeDetailed(embeddings, labels, miner);
+              tuples = output.tupleCount;
+              active = output.activeCount;
+              valid = output.validCount;
+              return output.loss;
+            }, true);
+            return cost!.dataSync()[0]!;
+          });
+        } catch (error) {
+          if (error instanceof TripletjsInputError && /NaN|Infinity/.test(error.message)) value = NaN;
+          else throw error;
+        }
+        if (!Number.isFinite(value)) {
+          throw new TrainingDivergedError(
+            `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss or the embeddings became NaN or infinite. ` +
+              (checkpoints && state.epoch > 0 ? `The last good checkpoint (epoch ${state.epoch}) is in ${checkpoints}. ` : '') +
+              'Try a lower learning rate.',
+          );
+        }
+        const activeFraction = valid > 0 ? active / valid : 0;
+        lossSum += value;
+        activeSum += activeFraction;
+        await emit({
+          type: 'step',
+          epoch,
+          step,
+          stepsPerEpoch: batches.length,
+          loss: value,
+          activeFraction,
+          tuples,
+          samplesPerSecond: indices.length / ((performance.now() - stepStarted) / 1000),
+          learningRate,
+        });
+      }
+      const last = epoch === epochs - 1;
+      const evaluate = last || (settings.evalEvery > 0 && (epoch + 1) % settings.evalEvery === 0);
+      let improved = false;
+      if (evaluate) {
+        evaluation = evaluateModel(model, dataset, split, { seed });
+        improved = state.best === null || evaluation.mapAtR > state.best.score;
+        state = {
+          epoch: epoch + 1,
+          best: improved ? { score: evaluation.mapAtR, epoch: epoch + 1 } : state.best,
+          epochsWithoutImprovement: improved ? 0 : state.epochsWithoutImprovement + 1,
+        };
+      } else {
+        state = { ...state, epoch: epoch + 1 };
+      }
+      const checkpoint = checkpoints ? await writeCheckpoint(checkpoints, model, optimizer, metadata, state) : undefined;
       await emit({
-        type: 'step',
+        type: 'epoch',
         epoch,
-        step,
-        stepsPerEpoch: batches.length,
-        loss: value,
-        activeFraction,
-        tuples,
-        samplesPerSecond: indices.length / ((performance.now() - stepStarted) / 1000),
-        learningRate,
+        meanLoss: lossSum / Math.max(1, batches.length),
+        meanActiveFraction: activeSum / Math.max(1, batches.length),
+        seconds: (performance.now() - epochStarted) / 1000,
+        ...(evaluate && evaluation ? { evaluation } : {}),
+        ...(checkpoint ? { checkpoint } : {}),
       });
+      if (settings.earlyStopPatience !== undefined && evaluate && state.epochsWithoutImprovement >= settings.earlyStopPatience && !last) {
+        stoppedEarly = true;
+        break;
+      }
     }
-    const last = epoch === epochs - 1;
-    const evaluate = last || (settings.evalEvery > 0 && (epoch + 1) % settings.evalEvery === 0);
-    let improved = false;
-    if (evaluate) {
-      evaluation = evaluateModel(model, dataset, split, { seed });
-      improved = state.best === null || evaluation.mapAtR > state.best.score;
-      state = {
-        epoch: epoch + 1,
-        best: improved ? { score: evaluation.mapAtR, epoch: epoch + 1 } : state.best,
-        epochsWithoutImprovement: improved ? 0 : state.epochsWithoutImprovement + 1,
-      };
-    } else {
-      state = { ...state, epoch: epoch + 1 };
-    }
-    const checkpoint = checkpoints ? await writeCheckpoint(checkpoints, model, optimizer, metadata, state) : undefined;
-    await emit({
-      type: 'epoch',
-      epoch,
-      meanLoss: lossSum / Math.max(1, batches.length),
-      meanActiveFraction: activeSum / Math.max(1, batches.length),
-      seconds: (performance.now() - epochStarted) / 1000,
-      ...(evaluate && evaluation ? { evaluation } : {}),
-      ...(checkpoint ? { checkpoint } : {}),
-    });
-    if (settings.earlyStopPatience !== undefined && evaluate && state.epochsWithoutImprovement >= settings.earlyStopPatience && !last) {
-      stoppedEarly = true;
-      break;
-    }
+    evaluation ??= evaluateModel(model, dataset, split, { seed });
+    const finalMetadata = { ...metadata, metrics: { ...evaluation } };
+    if (outDir) await saveModel(model, join(outDir, 'model'), finalMetadata);
+    return { model, metadata: finalMetadata, evaluation, epochsRun: state.epoch, stoppedEarly, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    // Its slots (Adam: two tensors per weight) belong to this run; the model is the caller's.
+    optimizer.dispose();
   }
-  evaluation ??= evaluateModel(model, dataset, split, { seed });
-  const finalMetadata = { ...metadata, metrics: { ...evaluation } };
-  if (outDir) await saveModel(model, join(outDir, 'model'), finalMetadata);
-  return { model, metadata: finalMetadata, evaluation, epochsRun: state.epoch, stoppedEarly, seconds: (performance.now() - started) / 1000 };
 }
 
 type Settings = Required<Omit<TrainOptions, 'fold' | 'resizeTo' | 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir' | 'resume' | 'onEvent'>> &
