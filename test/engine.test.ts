@@ -11,6 +11,7 @@ import { SeededRandom } from '../src/common/random.js';
 import {
   conv2DBackpropFilterWasm,
   conv2DBackpropInputWasm,
+  castWasm,
   identityWasm,
   maxPoolGradWasm,
   meanWasm,
@@ -148,6 +149,7 @@ describe('wasm kernels are registered', { skip }, () => {
     assert.equal(tf.getKernel('Sum', 'wasm')?.kernelFunc, sumWasm);
     assert.equal(tf.getKernel('Mean', 'wasm')?.kernelFunc, meanWasm);
     assert.equal(tf.getKernel('Identity', 'wasm')?.kernelFunc, identityWasm);
+    assert.equal(tf.getKernel('Cast', 'wasm')?.kernelFunc, castWasm);
   });
 });
 
@@ -325,6 +327,59 @@ describe('Identity shares the buffer', { skip }, () => {
     tf.dispose([intClone, stringClone]);
     assert.deepEqual(live(), before);
   });
+});
+
+describe('Cast to the same dtype shares the buffer', { skip }, () => {
+  it('float32 → float32 adds no buffer; int32 → float32 and float32 → int32 still convert', async () => {
+    await tf.setBackend('wasm');
+    const before = live();
+    const x = tf.tensor([1.5, -2.7, 3, 4], [2, 2]);
+    const same = tf.cast(x, 'float32');
+    assert.equal(tf.engine().backend.numDataIds(), before.buffers + 1, 'one buffer for both');
+    x.dispose();
+    assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.700000047683716, 3, 4]);
+    const ints = tf.cast(same, 'int32');
+    const back = tf.cast(ints, 'float32');
+    assert.equal(ints.dtype, 'int32');
+    assert.deepEqual(Array.from(ints.dataSync()), [1, -2, 3, 4]);
+    assert.equal(back.dtype, 'float32');
+    assert.deepEqual(Array.from(back.dataSync()), [1, -2, 3, 4]);
+    tf.dispose([same, ints, back]);
+    assert.deepEqual(live(), before);
+  });
+});
+
+describe('the Mean gradient (src/engine/gradients.ts)', () => {
+  const shape = [2, 3, 4, 5];
+  for (const axis of [[0], [3], [-1], [1, 3], [0, 1, 2], [0, 1, 2, 3]]) {
+    for (const keepDims of [false, true]) {
+      it(`axis [${axis}], keepDims ${keepDims}: each element gets its mean's weight / count`, () => {
+        const axes = axis.map((a) => (a + shape.length) % shape.length);
+        const outShape = shape.filter((_, i) => !axes.includes(i));
+        const count = axes.reduce((n, a) => n * shape[a]!, 1);
+        const weights = values(Math.max(1, sizeOf(outShape)), 7);
+        const x = tf.tensor(values(sizeOf(shape), 3), shape);
+        const w = tf.tensor(weights, keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : outShape);
+        const gradient = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.mean(input, axis, keepDims), w)))(x);
+        const actual = gradient.dataSync();
+        // Brute force: the output element an input element averages into, by its coordinates.
+        for (let flat = 0; flat < sizeOf(shape); flat++) {
+          let rest = flat;
+          let out = 0;
+          for (let d = shape.length - 1, stride = 1; d >= 0; d--) {
+            const coordinate = rest % shape[d]!;
+            rest = Math.floor(rest / shape[d]!);
+            if (!axes.includes(d)) {
+              out += coordinate * stride;
+              stride *= shape[d]!;
+            }
+          }
+          assert.ok(Math.abs(actual[flat]! - weights[out]! / count) < 1e-6, `element ${flat}: ${actual[flat]} vs ${weights[out]! / count}`);
+        }
+        tf.dispose([x, w, gradient]);
+      });
+    }
+  }
 });
 
 describe('a tfjs-layers CNN on wasm', { skip }, () => {

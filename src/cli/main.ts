@@ -168,7 +168,7 @@ export function buildProgram(): Command {
 
   addTrainingOptions(
     program.command('demo').description('train on ORL faces s1–s30 and compare raw pixels with the learned embedding on the 10 unseen people s31–s40'),
-    { epochs: 60, p: 10, evalEvery: 20 },
+    { epochs: 200, p: 10, evalEvery: 50, resize: [28, 23] },
   )
     .option('--out <dir>', 'where to save the model', 'triplet-demo')
     .action((flags: TrainFlags) => runTraining(flags, 'Face verification on people never seen in training (ORL faces)'));

@@ -1,6 +1,7 @@
 import { tf } from '../tf.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { installNativeKernels } from './native-kernels.js';
+import { installGradients } from './gradients.js';
 
 /** Backends tripletjs knows how to start, fastest first. */
 export type BackendName = 'wasm' | 'cpu';
@@ -49,6 +50,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       failures.push(`${name}: did not start (active backend is '${tf.getBackend()}')`);
       continue;
     }
+    installGradients();
     let detail = 'cpu (slow reference backend)';
     if (name === 'wasm') {
       installWasmKernels();

@@ -30,6 +30,9 @@
  *   backward pass (`Engine.clone`), so each step copied every conv activation once more. Tensors
  *   are immutable, so the replacement shares the buffer and counts a reference, as the cpu
  *   backend's `Identity` and wasm's own `Reshape` do.
+ * - wasm's `Cast` copies its input even to the same dtype. tfjs casts float32 to float32 in
+ *   `tf.moments` (batch norm, every step) and in the ReLU gradient; a same-dtype cast now shares
+ *   the buffer as `Identity` does.
  *
  * Only NHWC is supported (as by wasm's forward Conv2D); dilations are always 1 in these kernels
  * (tfjs-core refuses the gradient of a dilated conv2d before reaching a kernel).
@@ -53,6 +56,7 @@ interface WasmKernels {
   sum: KernelFunc;
   mean: KernelFunc;
   identity: KernelFunc;
+  cast: KernelFunc;
 }
 
 let kernels: WasmKernels | undefined;
@@ -455,6 +459,13 @@ export const identityWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 };
 
+/** The `Cast` kernel: to the same dtype, {@link identityWasm}; otherwise wasm's conversion. */
+export const castWasm: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { dtype } = args.attrs as unknown as tf.CastAttrs;
+  return dtype === x.dtype ? identityWasm(args) : requireKernels().cast(args);
+};
+
 // ---------------------------------------------------------------------------------------------
 // Installation
 // ---------------------------------------------------------------------------------------------
@@ -477,8 +488,9 @@ function replaceKernel(kernelName: string, kernelFunc: KernelFunc): void {
 
 /**
  * Registers {@link conv2DBackpropFilterWasm}, {@link conv2DBackpropInputWasm},
- * {@link maxPoolGradWasm}, {@link sumWasm}, {@link meanWasm} and {@link identityWasm} on the
- * wasm backend (wasm's own `Conv2DBackpropInput`, `Sum`, `Mean` and `Identity` stay as fallbacks
+ * {@link maxPoolGradWasm}, {@link sumWasm}, {@link meanWasm}, {@link identityWasm} and
+ * {@link castWasm} on the wasm backend (wasm's own `Conv2DBackpropInput`, `Sum`, `Mean`,
+ * `Identity` and `Cast` stay as fallbacks
  * of the new ones). Idempotent. The wasm backend must be initialised.
  */
 export function installConvKernels(): void {
@@ -493,6 +505,7 @@ export function installConvKernels(): void {
     sum: wasmKernel('Sum'),
     mean: wasmKernel('Mean'),
     identity: wasmKernel('Identity'),
+    cast: wasmKernel('Cast'),
   };
   replaceKernel('Conv2DBackpropFilter', conv2DBackpropFilterWasm);
   replaceKernel('Conv2DBackpropInput', conv2DBackpropInputWasm);
@@ -500,5 +513,6 @@ export function installConvKernels(): void {
   replaceKernel('Sum', sumWasm);
   replaceKernel('Mean', meanWasm);
   replaceKernel('Identity', identityWasm);
+  replaceKernel('Cast', castWasm);
   installed = true;
 }

@@ -37,7 +37,7 @@ const COMMON = { k: 4, optimizer: 'adam', learningRate: 1e-3, schedule: 'cosine'
 /**
  * The measured budgets of the default datasets, chosen so that the full grid (16 cells × 3 seeds
  * on both) fits in about an hour on 2 cores (STUDY.md has the timings):
- * - ORL faces: the `triplet demo` network, an MLP 512 → 64 on faces resized to 56 × 46, batches
+ * - ORL faces: an MLP 512 → 64 on faces resized to 56 × 46, batches
  *   of 10 people × 4 photos, 60 epochs of 9 steps (21,600 examples seen);
  * - Quick, Draw!: an MLP 512 → 256 → 64 on the 28 × 28 sketches, batches of 32 classes × 4,
  *   15 epochs of 135 steps (259,200 examples seen, 15 passes over the training sketches).
