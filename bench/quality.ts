@@ -34,7 +34,7 @@ interface QualityCase {
 const CASES: Record<string, QualityCase> = {
   'orl-faces': {
     // = `triplet demo`
-    recipe: { model: { kind: 'mlp', hidden: [512], embeddingDim: 64 }, miner: 'batch-all', epochs: 60, p: 10, k: 4, evalEvery: 0 },
+    recipe: { model: { kind: 'mlp', hidden: [512], embeddingDim: 64 }, resizeTo: [28, 23], miner: 'batch-all', epochs: 200, p: 10, k: 4, evalEvery: 0 },
     targets: [{ metric: 'rocAuc', min: 0.99 }, { metric: 'eer', max: 0.05 }, { metric: 'mapAtR', min: 0.92 }],
   },
   mnist: {
