@@ -13,7 +13,8 @@
  * The TensorFlow-Addons-style O(B³) semi-hard loss (B ≤ 512) runs in a child process of its own:
  * its B × B × B masks can exhaust the 4 GiB wasm heap, which must neither corrupt nor inflate the
  * main run. At the largest B, one more run of each case under tf.profile splits its time into
- * TensorFlow.js kernels and the rest (JavaScript loops, allocation).
+ * TensorFlow.js kernels and the rest (the passes over the matrix, natively or in JavaScript, and
+ * allocation).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -571,8 +572,8 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       `Where the time goes at B = ${largest}: one more run of each case under tf.profile (after a warm-up; profiling adds a little). ` +
-        'tf kernels = time inside TensorFlow.js kernels; the rest is JavaScript (mining and per-tuple loss loops over the read-back ' +
-        'matrix, typed-array allocation) and tfjs bookkeeping.',
+        'tf kernels = time inside TensorFlow.js kernels; the rest is the mining, loss and gradient passes over the read-back matrix ' +
+        '(in the native addon when its kernels are active, else JavaScript), typed-array allocation and tfjs bookkeeping.',
     );
     console.log('');
     console.log(

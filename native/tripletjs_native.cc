@@ -11,38 +11,19 @@
 // matrix stays below kChunkFloats, so it is reused from one scratch buffer (no allocation and no
 // page faults per call) and stays partly in cache; the gather and scatter run on the same threads
 // as OpenBLAS, split by image.
-#include <cblas.h>
-#include <node_api.h>
-
-#include <algorithm>
 #include <cmath>
-#include <cstdint>
 #include <cstring>
-#include <string>
-#include <thread>
-#include <vector>
 
-// OpenBLAS's own entry points; declared here so that the file builds whichever cblas.h the
-// system's alternatives select (the library linked is always libopenblas).
-extern "C" {
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
-char* openblas_get_config(void);
-char* openblas_get_corename(void);
-}
+#include "metric_kernels.h"
+#include "native_support.h"
 
 namespace {
 
-// Most threads for OpenBLAS and for the gathers and scatters around it (setThreads); each call
-// uses fewer when its work is small.
-int g_threads = 1;
+using namespace tripletjs;
 
 // Largest im2col chunk, in floats (8 MiB): big enough for sgemm to run at full speed, small
 // enough to stay near the caches and to keep the scratch buffer modest.
 constexpr int64_t kChunkFloats = int64_t{1} << 21;
-
-// Below this many floats moved per thread (1 MiB), a thread costs more to start than it saves.
-constexpr int64_t kMinFloatsPerThread = int64_t{1} << 18;
 
 std::vector<float> g_scratch;
 
@@ -50,122 +31,6 @@ float* scratch(int64_t floats) {
   if (static_cast<int64_t>(g_scratch.size()) < floats) g_scratch.resize(static_cast<size_t>(floats));
   return g_scratch.data();
 }
-
-// Runs body(begin, end) over [0, count) on up to g_threads threads, the caller being one of
-// them; `floats_per_item` sizes the work so that small jobs stay on the calling thread.
-template <typename Body>
-void parallel_for(int64_t count, int64_t floats_per_item, const Body& body) {
-  const int64_t by_work = count * std::max<int64_t>(floats_per_item, 1) / kMinFloatsPerThread;
-  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(g_threads), count, by_work}));
-  if (workers == 1) {
-    body(int64_t{0}, count);
-    return;
-  }
-  std::vector<std::thread> others;
-  others.reserve(static_cast<size_t>(workers - 1));
-  for (int64_t w = 1; w < workers; ++w) {
-    others.emplace_back([&body, count, workers, w] { body(count * w / workers, count * (w + 1) / workers); });
-  }
-  body(int64_t{0}, count / workers);
-  for (auto& t : others) t.join();
-}
-
-// Each further OpenBLAS thread needs this many flops of a product (2^24: about 0.2 ms of work
-// for one thread here). Waking a thread costs tens of microseconds on an idle machine, where a
-// 128×784×256 product went from 0.51 to 0.31 ms on two threads, and up to a scheduler time slice
-// on a busy one, where splitting small products only added waiting.
-constexpr int64_t kFlopsPerThread = int64_t{1} << 24;
-
-int g_blas_threads = 1;
-
-// c[m×n] = op(a) · op(b) + beta · c for packed row-major matrices, with the threads it is worth.
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float beta, float* c) {
-  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(g_threads, 2 * m * n * k / kFlopsPerThread)));
-  if (threads != g_blas_threads) {
-    openblas_set_num_threads(threads);
-    g_blas_threads = threads;
-  }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), 1.0f, a, static_cast<int>(trans_a ? m : k), b, static_cast<int>(trans_b ? k : n), beta, c, static_cast<int>(n));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Arguments
-// ---------------------------------------------------------------------------------------------
-
-struct Args {
-  napi_env env;
-  napi_value values[8];
-  size_t count = 8;
-  const char* kernel;
-  bool failed = false;
-
-  Args(napi_env e, napi_callback_info info, const char* name) : env(e), kernel(name) {
-    napi_get_cb_info(env, info, &count, values, nullptr, nullptr);
-  }
-
-  void fail(const char* what, const char* problem) {
-    if (failed) return;
-    failed = true;
-    std::string message = std::string("tripletjs native ") + kernel + ": " + what + " " + problem;
-    napi_throw_error(env, nullptr, message.c_str());
-  }
-
-  napi_value at(size_t i) {
-    if (i < count) return values[i];
-    napi_value undefined;
-    napi_get_undefined(env, &undefined);
-    return undefined;
-  }
-
-  bool is_nullish(size_t i) {
-    napi_valuetype type;
-    napi_typeof(env, at(i), &type);
-    return type == napi_null || type == napi_undefined;
-  }
-
-  // A typed array of the given type holding exactly `length` elements (any length if < 0; then
-  // its length goes to *found).
-  void* typed(size_t i, napi_typedarray_type want, int64_t length, const char* what, int64_t* found = nullptr) {
-    if (failed) return nullptr;
-    bool is_typed = false;
-    napi_is_typedarray(env, at(i), &is_typed);
-    napi_typedarray_type type;
-    size_t elements = 0;
-    void* data = nullptr;
-    if (is_typed) napi_get_typedarray_info(env, at(i), &type, &elements, &data, nullptr, nullptr);
-    if (!is_typed || type != want) {
-      fail(what, want == napi_float32_array ? "must be a Float32Array" : "must be an Int32Array");
-      return nullptr;
-    }
-    if (length >= 0 && static_cast<int64_t>(elements) != length) {
-      fail(what, ("has " + std::to_string(elements) + " elements, expected " + std::to_string(length)).c_str());
-      return nullptr;
-    }
-    if (found != nullptr) *found = static_cast<int64_t>(elements);
-    return data;
-  }
-
-  float* floats(size_t i, int64_t length, const char* what) {
-    return static_cast<float*>(typed(i, napi_float32_array, length, what));
-  }
-
-  // An Int32Array of exactly `length` non-negative integers.
-  const int32_t* ints(size_t i, int64_t length, const char* what) {
-    auto* data = static_cast<const int32_t*>(typed(i, napi_int32_array, length, what));
-    if (data != nullptr && std::any_of(data, data + length, [](int32_t v) { return v < 0; })) {
-      fail(what, "has a negative entry");
-      return nullptr;
-    }
-    return data;
-  }
-
-  int32_t int32(size_t i, const char* what) {
-    int32_t value = 0;
-    if (!failed && napi_get_value_int32(env, at(i), &value) != napi_ok) fail(what, "must be a number");
-    return value;
-  }
-};
 
 // ---------------------------------------------------------------------------------------------
 // Bias and activation
@@ -581,8 +446,7 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
   const float* offset = args.is_nullish(3) ? nullptr : args.floats(3, width, "offset");
   const float* scale = args.is_nullish(4) ? nullptr : args.floats(4, width, "scale");
   float* out = args.floats(5, size, "out");
-  double epsilon = 0;
-  if (!args.failed && napi_get_value_double(env, args.at(6), &epsilon) != napi_ok) args.fail("epsilon", "must be a number");
+  const double epsilon = args.number(6, "epsilon");
   if (!args.failed && (width == 0 || size % width != 0)) args.fail("x", "is not whole rows of mean");
   if (args.failed) return nullptr;
   // out = x · factor + shift, with factor = scale / sqrt(variance + ε), shift = offset − mean · factor.
@@ -655,8 +519,7 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   int64_t size = 0, width = 0;
   const float* x = static_cast<const float*>(args.typed(0, napi_float32_array, -1, "x", &size));
   float* out = static_cast<float*>(args.typed(1, napi_float32_array, -1, "out", &width));
-  double scale = 0;
-  if (!args.failed && napi_get_value_double(env, args.at(2), &scale) != napi_ok) args.fail("scale", "must be a number");
+  const double scale = args.number(2, "scale");
   if (!args.failed && (width == 0 || size % width != 0)) args.fail("x", "is not whole rows of out");
   if (args.failed) return nullptr;
   const int64_t rows = size / width;
@@ -726,6 +589,14 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normalizeRows", nullptr, NormalizeRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gramToMatrix", nullptr, GramToMatrix, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchHardMine", nullptr, BatchHardMine, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"semiHardMine", nullptr, SemiHardMine, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"allTripletsHinge", nullptr, AllTripletsHinge, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tripletMarginTerms", nullptr, TripletMarginTerms, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gramGradientSparse", nullptr, GramGradientSparse, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gramGradientDense", nullptr, GramGradientDense, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
   g_threads = std::max(1, openblas_get_num_threads());

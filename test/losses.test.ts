@@ -230,6 +230,21 @@ describe('the gathered (sparse) and matrix (dense) gradient paths', () => {
     return { anchors: tile(t.anchors), positives: tile(t.positives), negatives: tile(t.negatives) };
   };
 
+  it('PairCoefficients.addAll adds like add, one entry after another, sparse and dense', () => {
+    const indices = Int32Array.of(5, 0, 5, 15);
+    const values = Float64Array.of(1.5, -2, 0.25, 3);
+    for (const expected of [4, 1 << 12]) {
+      const one = PairCoefficients.forEntries(4, 4, 8, expected);
+      const all = PairCoefficients.forEntries(4, 4, 8, expected);
+      indices.forEach((index, k) => one.add(index, values[k]!));
+      all.addAll(indices, values);
+      assert.deepEqual(all.dense, one.dense);
+      assert.deepEqual(all.sparse().length, one.sparse().length);
+      assert.deepEqual(all.sparse().values.subarray(0, 4), one.sparse().values.subarray(0, 4));
+      assert.deepEqual(all.sparse().indices.subarray(0, 4), one.sparse().indices.subarray(0, 4));
+    }
+  });
+
   it('batch-hard tuples take the sparse path, many tuples the dense one, and both agree', () => {
     const hard = mineOn(new BatchHardMiner());
     const many = repeat(hard, 40);

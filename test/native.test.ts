@@ -1,8 +1,9 @@
 /**
  * The native OpenBLAS kernels (src/engine/native-kernels.ts, native/tripletjs_native.cc): each
  * against the cpu backend on seeded random inputs, gradients of a small conv net and a short
- * training run against the pure-wasm path, argument checks of the addon, and the fallback when
- * the addon is off or missing (announced, with wasm's kernels in place).
+ * training run against the pure-wasm path, the metric-learning passes (native/metric_kernels.cc)
+ * against the JavaScript ones, argument checks of the addon, and the fallback when the addon is
+ * off or missing (announced, with wasm's kernels in place).
  *
  * Where OpenBLAS's headers are installed (CI installs libopenblas-dev), the addon must have been
  * built and must load: a broken build fails here instead of silently falling back.
@@ -13,7 +14,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tf, tfl } from '../src/tf.js';
 import { SeededRandom } from '../src/common/random.js';
-import { TripletMarginLoss } from '../src/losses/index.js';
+import { TripletMarginLoss, type LossMatrix, type LossPart } from '../src/losses/index.js';
+import { BatchHardMiner, SemiHardMiner, TripletMarginMiner } from '../src/miners/index.js';
+import { BaseDistance, CosineSimilarity, DotProductSimilarity, LpDistance } from '../src/distances/index.js';
+import type { TripletIndices } from '../src/common/tuples.js';
 import { conv2DBackpropFilterWasm, maxPoolGradWasm } from '../src/engine/conv-kernels.js';
 import { defaultNativeThreads, loadNativeAddon, NATIVE_ADDON_PATH } from '../src/engine/native-addon.js';
 import { NATIVE_KERNEL_NAMES, nativeKernelsActive, setNativeKernels, setNativeThreads } from '../src/engine/native-kernels.js';
@@ -405,6 +409,192 @@ describe('native and pure-wasm paths agree', { skip }, () => {
     const wasm = await curve('wasm');
     assert.ok(native.at(-1)! < native[0]!, `the loss goes down (${native[0]} → ${native.at(-1)})`);
     native.forEach((value, step) => assert.ok(Math.abs(value - wasm[step]!) <= 1e-4 * Math.max(1, Math.abs(wasm[step]!)), `step ${step}: ${value} natively, ${wasm[step]} on wasm`));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Metric learning: the addon's passes against the JavaScript ones
+// ---------------------------------------------------------------------------------------------
+
+describe('metric-learning passes: native and JavaScript agree', { skip }, () => {
+  /** `f` with the native kernels, then without them (the JavaScript passes, as with TRIPLETJS_NATIVE=0). */
+  function bothPaths<T>(f: () => T): [native: T, javascript: T] {
+    try {
+      const native = f();
+      setNativeKernels(false);
+      return [native, f()];
+    } finally {
+      setNativeKernels(true);
+    }
+  }
+
+  /** Seeded labels: P × K blocks, or shuffled unequal classes with a singleton (an anchor without positives). */
+  const batches: { name: string; labels: Int32Array; dims: number }[] = [
+    { name: '8 × 8 blocks', labels: Int32Array.from({ length: 64 }, (_, i) => i >> 3), dims: 12 },
+    {
+      name: 'shuffled unequal classes and a singleton',
+      labels: (() => {
+        const random = new SeededRandom(5);
+        return Int32Array.from({ length: 50 }, (_, i) => (i === 7 ? 99 : random.int(6)));
+      })(),
+      dims: 16,
+    },
+    // 40 positives: a table of 64 keys, past the five-step search.
+    { name: 'classes of 40, 40 and 20', labels: Int32Array.from({ length: 100 }, (_, i) => (i < 40 ? 0 : i < 80 ? 1 : 2)), dims: 8 },
+  ];
+  const distances: BaseDistance[] = [
+    new LpDistance(),
+    new LpDistance({ power: 2 }),
+    new LpDistance({ normalizeEmbeddings: false, power: 0.5 }),
+    new CosineSimilarity(),
+    new DotProductSimilarity({ normalizeEmbeddings: false }),
+  ];
+  const embeddings = (rows: number, dims: number, seed: number): tf.Tensor2D => {
+    const values = seeded(rows * dims, seed);
+    // A zero row: its norm is floored in the normalisation and its gradient.
+    values.fill(0, 0, dims);
+    return tf.tensor2d(values, [rows, dims]);
+  };
+  /** The oriented matrix rounded to sixteenths: many exact ties, which both paths must break alike. */
+  const tiedMatrix = (distance: BaseDistance, x: tf.Tensor2D): Float32Array => distance.orientedMatrix(x).map((v) => Math.round(v * 16) / 16);
+  const sameTriplets = (actual: TripletIndices, expected: TripletIndices, what: string): void => {
+    assert.ok(expected.anchors.length > 0, `${what}: some triplets`);
+    for (const key of ['anchors', 'positives', 'negatives'] as const) assert.deepEqual(actual[key], expected[key], `${what}: ${key}`);
+  };
+
+  for (const { name, labels, dims } of batches) {
+    const rows = labels.length;
+    for (const distance of distances) {
+      const what = `${distance.name}${distance.normalizeEmbeddings ? '' : ' (raw)'}, ${name}`;
+
+      it(`${what}: distance matrices, against the batch and against a reference set`, () => {
+        const x = embeddings(rows, dims, 11);
+        const ref = embeddings(rows + 3, dims, 12);
+        const [native, javascript] = bothPaths(() => [distance.orientedMatrix(x), distance.orientedMatrix(x, ref)]);
+        native.forEach((values, i) => assert.ok(relativeError(values, javascript[i]!) < 1e-5, `matrix ${i}: relative error ${relativeError(values, javascript[i]!)}`));
+        tf.dispose([x, ref]);
+      });
+
+      it(`${what}: batch-hard and semi-hard mining select the same triplets, ties included`, () => {
+        const x = embeddings(rows, dims, 13);
+        const values = tiedMatrix(distance, x);
+        const matrix = { values, rows, dims };
+        for (const miner of [new BatchHardMiner({ distance }), new SemiHardMiner({ distance }), new SemiHardMiner({ distance, margin: 0.1 })]) {
+          const [native, javascript] = bothPaths(() => miner.mineBatch(matrix, labels));
+          sameTriplets(native, javascript, `${miner.constructor.name}${miner instanceof SemiHardMiner && miner.margin !== undefined ? ' with a margin' : ''}`);
+        }
+        // Against a reference set with labels the batch lacks, and classes the batch lacks.
+        const ref = embeddings(rows + 3, dims, 14);
+        const refLabels = Int32Array.from({ length: rows + 3 }, (_, i) => (i < rows ? labels[(i * 7) % rows]! : 1234));
+        for (const miner of [new BatchHardMiner({ distance }), new SemiHardMiner({ distance })]) {
+          const [native, javascript] = bothPaths(() => miner.mine(x, labels, ref, refLabels));
+          sameTriplets(native, javascript, `${miner.constructor.name} against a reference set`);
+        }
+        tf.dispose([x, ref]);
+      });
+
+      it(`${what}: the batch-all hinge sums, counts and coefficients`, () => {
+        const x = embeddings(rows, dims, 15);
+        const matrix: LossMatrix = { values: tiedMatrix(distance, x), rows, dims };
+        const loss = new TripletMarginLoss({ margin: 0.25, distance });
+        const parts = (loss as unknown as { parts(m: LossMatrix, l: Int32Array, t: undefined): LossPart[] }).parts.bind(loss);
+        const [native, javascript] = bothPaths(() => {
+          const [part] = parts(matrix, labels, undefined);
+          return { sum: part!.sum, count: part!.count, nonzero: part!.nonzeroCount, coefficients: Float32Array.from(part!.coefficients.dense!) };
+        });
+        // The same counts and coefficients; the sum is added up in another order.
+        assert.deepEqual({ ...native, sum: 0 }, { ...javascript, sum: 0 });
+        assert.ok(Math.abs(native.sum - javascript.sum) <= 1e-12 * Math.max(1, Math.abs(javascript.sum)), `sum ${native.sum} natively, ${javascript.sum} in JavaScript`);
+        tf.dispose(x);
+      });
+
+      it(`${what}: losses and gradients of batch-all, batch-hard, semi-hard and mined batch-all (hinge, swap, soft margin)`, () => {
+        const x = embeddings(rows, dims, 16);
+        // TripletMarginMiner's many triplets keep the loss's coefficients dense; the others', sparse.
+        const miners = [undefined, new BatchHardMiner({ distance }), new SemiHardMiner({ distance }), new TripletMarginMiner({ margin: 0.3, distance })];
+        const cases = miners.flatMap((miner) =>
+          [{}, { swap: true }, { smoothLoss: true }].map((options) => ({ miner, options })),
+        );
+        for (const { miner, options } of cases) {
+          const loss = new TripletMarginLoss({ margin: 0.2, distance, ...options });
+          const [native, javascript] = bothPaths(() => {
+            const { value, grad } = tf.valueAndGrad((e: tf.Tensor) => loss.compute(e as tf.Tensor2D, labels, miner))(x);
+            const result = { value: value.dataSync()[0]!, gradient: grad.dataSync() as Float32Array };
+            tf.dispose([value, grad]);
+            return result;
+          });
+          const label = `${miner === undefined ? 'batch-all' : miner.constructor.name} ${JSON.stringify(options)}`;
+          assert.ok(Math.abs(native.value - javascript.value) <= 1e-5 * Math.max(1, Math.abs(javascript.value)), `${label}: loss ${native.value} natively, ${javascript.value} in JavaScript`);
+          const error = relativeError(native.gradient, javascript.gradient);
+          assert.ok(error < 1e-4, `${label}: gradient relative error ${error}`);
+        }
+        tf.dispose(x);
+      });
+    }
+  }
+
+  it('B = 1024, where the passes run on several threads: the same selections, coefficients, losses and gradients', () => {
+    const labels = Int32Array.from({ length: 1024 }, (_, i) => i >> 4);
+    const x = embeddings(1024, 32, 17);
+    const distance = new LpDistance();
+    const matrix = { values: tiedMatrix(distance, x), rows: 1024, dims: 32 };
+    for (const miner of [new BatchHardMiner(), new SemiHardMiner()]) {
+      const [native, javascript] = bothPaths(() => miner.mineBatch(matrix, labels));
+      sameTriplets(native, javascript, miner.constructor.name);
+    }
+    for (const miner of [undefined, new SemiHardMiner()]) {
+      const loss = new TripletMarginLoss({ margin: 0.2 });
+      const [native, javascript] = bothPaths(() => {
+        const { value, grad } = tf.valueAndGrad((e: tf.Tensor) => loss.compute(e as tf.Tensor2D, labels, miner))(x);
+        const result = { value: value.dataSync()[0]!, gradient: grad.dataSync() as Float32Array };
+        tf.dispose([value, grad]);
+        return result;
+      });
+      assert.ok(Math.abs(native.value - javascript.value) <= 1e-5 * Math.abs(javascript.value), `loss ${native.value} natively, ${javascript.value} in JavaScript`);
+      assert.ok(relativeError(native.gradient, javascript.gradient) < 1e-4, `gradient relative error ${relativeError(native.gradient, javascript.gradient)}`);
+    }
+    tf.dispose(x);
+  });
+
+  it('the addon refuses arrays of the wrong size, before writing anything', () => {
+    const { addon } = loadNativeAddon();
+    assert.ok(addon !== undefined);
+    const labels = Int32Array.of(0, 0, 1);
+    const matrix = new Float32Array(9);
+    const out = new Float32Array(6).fill(7);
+    const norms = new Float64Array(3);
+    assert.throws(() => addon.batchHardMine(new Float32Array(8), labels, labels, true), /batchHardMine: distances has 8 elements, expected 9/);
+    assert.throws(() => addon.semiHardMine(new Float32Array(6), labels, Int32Array.of(0, 1), true, Infinity), /labels must be as many as refLabels for the same set/);
+    assert.throws(() => addon.allTripletsHinge(matrix, labels, 0.1, new Float32Array(8), new Float64Array(3)), /coefficients has 8 elements, expected 9/);
+    assert.throws(() => addon.gramToMatrix(matrix, new Float32Array(9), norms, norms, -1, true, false), /power must be 0/);
+    assert.throws(() => addon.normalizeRows(new Float32Array(6), 2, out, new Float64Array(2), norms), /norms has 2 elements, expected 3/);
+    assert.throws(() => addon.normalizeRows(new Float32Array(6), 4, out, null, norms), /x is not whole rows/);
+    assert.throws(() => addon.gramGradientSparse(matrix, Int32Array.of(9), Float64Array.of(1), new Float32Array(6), 2, null, out, 1, 1, 1), /indices has an entry outside the matrix/);
+    assert.throws(() => addon.gramGradientSparse(matrix, Int32Array.of(1), Float64Array.of(1), new Float32Array(6), 4, null, out, 1, 1, 1), /x is not whole rows/);
+    assert.throws(() => addon.gramGradientDense(matrix, new Float32Array(9), new Float32Array(6), 2, new Float64Array(2), out, 1, 1, 1), /norms has 2 elements, expected 3/);
+    assert.throws(() => addon.batchHardMine(matrix, labels, labels, 1 as never), /sameSet must be a boolean/);
+    const [indices, slopes, totals] = [new Int32Array(2), new Float64Array(2), new Float64Array(3)];
+    assert.throws(() => addon.tripletMarginTerms(matrix, 3, Int32Array.of(0), Int32Array.of(1), Int32Array.of(3), 0.1, false, false, null, indices, slopes, totals), /triplets have an index outside the batch/);
+    assert.throws(() => addon.tripletMarginTerms(matrix, 3, Int32Array.of(0), Int32Array.of(1), Int32Array.of(2), 0.1, false, false, null, new Int32Array(1), slopes, totals), /indices has 1 elements, expected 2/);
+    assert.deepEqual(Array.from(out), [7, 7, 7, 7, 7, 7]);
+  });
+
+  it('empty and one-row batches: no triplets, no crash', () => {
+    const { addon } = loadNativeAddon();
+    assert.ok(addon !== undefined);
+    for (const rows of [0, 1]) {
+      const labels = new Int32Array(rows);
+      const matrix = new Float32Array(rows * rows);
+      assert.equal(addon.batchHardMine(matrix, labels, labels, true).anchors.length, 0);
+      assert.equal(addon.semiHardMine(matrix, labels, labels, true, Infinity).anchors.length, 0);
+      const totals = new Float64Array(3).fill(5);
+      addon.allTripletsHinge(matrix, labels, 0.1, new Float32Array(rows * rows), totals);
+      assert.deepEqual(Array.from(totals), [0, 0, 0]);
+      const gradient = new Float32Array(rows * 2);
+      addon.gramGradientDense(matrix, new Float32Array(rows * rows), new Float32Array(rows * 2), 2, null, gradient, 1, 1, 1);
+      addon.gramGradientSparse(matrix, new Int32Array(0), new Float64Array(0), new Float32Array(rows * 2), 2, null, gradient, 1, 1, 1);
+      assert.deepEqual(Array.from(gradient), new Array(rows * 2).fill(0));
+    }
   });
 });
 

@@ -1,5 +1,7 @@
 import { tf } from '../tf.js';
 import { require } from '../common/errors.js';
+import type { NativeAddon } from '../engine/native-addon.js';
+import { activeNativeAddon } from '../engine/native-kernels.js';
 import { l2Normalize } from './safe-ops.js';
 import { PairCoefficients } from './pair-coefficients.js';
 import { readMatrix, releaseMatrix, takeMatrix, viewTensor } from './matrix-pool.js';
@@ -19,6 +21,11 @@ export interface GramForm {
   readonly difference: boolean;
   /** The factor `f` of an entry whose value is `value`. */
   factor(value: number): number;
+  /**
+   * The same form for the native kernels: the power p of `value = |x − y|^p` for a difference,
+   * 0 for the product `x·y` itself.
+   */
+  readonly power: number;
 }
 
 /**
@@ -194,14 +201,20 @@ export abstract class BaseDistance {
 
   /**
    * The rows of `t` read to the CPU (in arrays of the matrix pool), L2-normalised (norm floored at
-   * 1e-12) when the distance normalises.
+   * 1e-12) when the distance normalises; by the native addon when its kernels are active.
    */
   private readRows(t: tf.Tensor2D): ReadRows {
     const [rows, dims] = t.shape;
-    const raw = readMatrix(t);
-    const values = this.normalizeEmbeddings ? takeMatrix(rows * dims, false) : raw;
     const norms = this.normalizeEmbeddings ? new Float64Array(rows) : undefined;
     const squaredNorms = new Float64Array(rows);
+    const native = activeNativeAddon();
+    if (native !== undefined) {
+      const values = takeMatrix(rows * dims, false);
+      native.normalizeRows(viewTensor(t), dims, values, norms ?? null, squaredNorms);
+      return { values, rows, norms, squaredNorms };
+    }
+    const raw = readMatrix(t);
+    const values = this.normalizeEmbeddings ? takeMatrix(rows * dims, false) : raw;
     for (let i = 0; i < rows; i++) {
       const start = i * dims;
       let sum = 0;
@@ -222,7 +235,7 @@ export abstract class BaseDistance {
     return { values, rows, norms, squaredNorms };
   }
 
-  /** The oriented matrix of `x` against `ref` from one product on the engine and a pass in JavaScript. */
+  /** The oriented matrix of `x` against `ref` from one product on the engine and a pass in JavaScript (or the addon). */
   private gramMatrix(form: GramForm, x: ReadRows, ref: ReadRows, sameSet: boolean, dims: number): Float32Array {
     const gram = tf.tidy(() => {
       const left = tf.tensor2d(x.values, [x.rows, dims]);
@@ -230,9 +243,14 @@ export abstract class BaseDistance {
       return tf.matMul(left, right, false, true);
     });
     const values = takeMatrix(gram.size, false);
-    form.fromGram(viewTensor(gram), values, x.squaredNorms, ref.squaredNorms, sameSet);
+    const native = activeNativeAddon();
+    if (native !== undefined) {
+      native.gramToMatrix(viewTensor(gram), values, x.squaredNorms, ref.squaredNorms, form.power, sameSet, this.isInverted);
+    } else {
+      form.fromGram(viewTensor(gram), values, x.squaredNorms, ref.squaredNorms, sameSet);
+      if (this.isInverted) for (let i = 0; i < values.length; i++) values[i] = -values[i]!;
+    }
     gram.dispose();
-    if (this.isInverted) for (let i = 0; i < values.length; i++) values[i] = -values[i]!;
     return values;
   }
 }
@@ -253,10 +271,13 @@ function denseCoefficients(coefficients: PairCoefficients, sign: number): Float3
  * `w_ij = c_ij·f_ij` (f from the {@link GramForm}), row i of the gradient with respect to the read
  * rows x is `sign·Σ_j (w_ij + w_ji)·(x_i − x_j)` for a distance and `sign·Σ_j (w_ij + w_ji)·x_j`
  * for a product; then the normalisation's gradient `(g − x·(x·g)) / |x_original|`. Sparse
- * coefficients are visited one by one (O(entries·D)); dense ones become W in one pass, and
- * `W·x + Wᵀ·x` is two products on the engine. The result is an array of the matrix pool.
+ * coefficients are visited one by one (O(entries·D)); dense ones become `S = W + Wᵀ` in one pass,
+ * and `S·x` is one product on the engine. With the native kernels all of it runs in the addon.
+ * The result is an array of the matrix pool.
  */
 function gramGradient(form: GramForm, x: ReadRows, dims: number, values: Float32Array, coefficients: PairCoefficients, sign: number): Float32Array {
+  const native = activeNativeAddon();
+  if (native !== undefined) return nativeGramGradient(native, form, x, dims, values, coefficients, sign);
   const rows = x.rows;
   const xs = x.values;
   // Σ_j (w_ij + w_ji), for the x_i term of a distance.
@@ -306,28 +327,63 @@ function sparseProducts(form: GramForm, x: ReadRows, dims: number, values: Float
   return products;
 }
 
-/** `W·x + Wᵀ·x` with `w_ij = c_ij·f_ij` made in place over the dense coefficients (given back to the pool); adds row and column sums of W to the weights. */
+/** Side of the square tiles of the symmetric pass: a tile and its transpose stay in cache. */
+const SYMMETRIC_TILE = 64;
+
+/**
+ * `S·x` with `S = W + Wᵀ` and `w_ij = c_ij·f_ij`, made in place over the dense coefficients (given
+ * back to the pool): `Σ_j (w_ij + w_ji)·x_j` is one B × B × D product rather than `W·x + Wᵀ·x`.
+ * Pairs (i ≤ j) are visited by tiles; adds S's row sums to the weights.
+ */
 function denseProducts(form: GramForm, x: ReadRows, dims: number, values: Float32Array, dense: Float32Array, sign: number, rowWeights: Float64Array): Float32Array {
   const rows = x.rows;
-  for (let i = 0; i < rows; i++) {
-    const row = i * rows;
-    let rowSum = 0;
-    for (let j = 0; j < rows; j++) {
-      const c = dense[row + j]!;
-      const w = c === 0 ? 0 : c * form.factor(sign * values[row + j]!);
-      dense[row + j] = w;
-      rowSum += w;
-      rowWeights[j]! += w;
+  const weight = (index: number): number => {
+    const c = dense[index]!;
+    return c === 0 ? 0 : c * form.factor(sign * values[index]!);
+  };
+  for (let tileRow = 0; tileRow < rows; tileRow += SYMMETRIC_TILE) {
+    const rowEnd = Math.min(rows, tileRow + SYMMETRIC_TILE);
+    for (let tileCol = tileRow; tileCol < rows; tileCol += SYMMETRIC_TILE) {
+      const colEnd = Math.min(rows, tileCol + SYMMETRIC_TILE);
+      for (let i = tileRow; i < rowEnd; i++) {
+        for (let j = Math.max(i, tileCol); j < colEnd; j++) {
+          const upper = i * rows + j;
+          const lower = j * rows + i;
+          const s = i === j ? 2 * weight(upper) : weight(upper) + weight(lower);
+          dense[upper] = s;
+          dense[lower] = s;
+          rowWeights[i]! += s;
+          if (i !== j) rowWeights[j]! += s;
+        }
+      }
     }
-    rowWeights[i]! += rowSum;
   }
-  const product = tf.tidy(() => {
-    const w = tf.tensor2d(dense, [rows, rows]);
-    const rowsTensor = tf.tensor2d(x.values, [rows, dims]);
-    return tf.add(tf.matMul(w, rowsTensor), tf.matMul(w, rowsTensor, true, false));
-  });
+  const product = tf.tidy(() => tf.matMul(tf.tensor2d(dense, [rows, rows]), tf.tensor2d(x.values, [rows, dims])));
   releaseMatrix(dense);
   const products = readMatrix(product);
   product.dispose();
   return products;
+}
+
+/** {@link gramGradient} in the native addon: the same passes, on threads, and the dense product on its BLAS. */
+function nativeGramGradient(
+  native: NativeAddon,
+  form: GramForm,
+  x: ReadRows,
+  dims: number,
+  values: Float32Array,
+  coefficients: PairCoefficients,
+  sign: number,
+): Float32Array {
+  const gradient = takeMatrix(x.rows * dims, false);
+  const norms = x.norms ?? null;
+  const dense = coefficients.dense;
+  if (dense === undefined) {
+    const { indices, values: entries, length } = coefficients.sparse();
+    native.gramGradientSparse(values, indices.subarray(0, length), entries.subarray(0, length), x.values, dims, norms, gradient, form.power, sign, coefficients.multiplier);
+  } else {
+    native.gramGradientDense(values, dense, x.values, dims, norms, gradient, form.power, sign, coefficients.multiplier);
+    releaseMatrix(dense);
+  }
+  return gradient;
 }

@@ -26,4 +26,4 @@ export class DotProductSimilarity extends BaseDistance {
 }
 
 /** The matrix is the Gram matrix itself: `∂(x_i·x_j)/∂x_i = x_j`. */
-const DOT_PRODUCT_FORM: GramForm = { difference: false, fromGram: (gram, out) => out.set(gram), factor: () => 1 };
+const DOT_PRODUCT_FORM: GramForm = { difference: false, power: 0, fromGram: (gram, out) => out.set(gram), factor: () => 1 };

@@ -58,6 +58,7 @@ export class LpDistance extends BaseDistance {
 function euclideanGramForm(power: number): GramForm {
   return {
     difference: true,
+    power,
     fromGram(gram, out, rowNorms, colNorms, sameSet) {
       const cols = colNorms.length;
       for (let i = 0; i < rowNorms.length; i++) {

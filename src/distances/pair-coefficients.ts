@@ -54,6 +54,18 @@ export class PairCoefficients {
     this.values[this.size++] = coefficient;
   }
 
+  /** {@link add} of `coefficients[k]` to entry `indices[k]` for every k, in order. */
+  addAll(indices: Int32Array, coefficients: Float64Array): void {
+    if (this.dense !== undefined) {
+      for (let k = 0; k < indices.length; k++) this.dense[indices[k]!]! += coefficients[k]!;
+      return;
+    }
+    while (this.size + indices.length > this.entries.length) this.grow();
+    this.entries.set(indices, this.size);
+    this.values.set(coefficients, this.size);
+    this.size += indices.length;
+  }
+
   /**
    * Sets entry `index` to `coefficient`, for an entry not touched before (then the same as
    * {@link add}, but a plain store into a dense array rather than a read-modify-write).

@@ -34,6 +34,70 @@ export interface NativeAddon {
   tile(x: Float32Array, out: Float32Array, shape: Int32Array, reps: Int32Array): void;
   /** out[j] = scale · Σ over the rows of x (rows of out.length values), in float64. */
   sumRows(x: Float32Array, out: Float32Array, scale: number): void;
+
+  // Metric learning (native/metric_kernels.cc): each does a JavaScript pass of src/distances,
+  // src/miners or src/losses on threads, with the same selections and counts (sums to rounding).
+
+  /**
+   * out = the rows of x (`dims` values each) over their norms (floored at 1e-12), the norms into
+   * `norms`; or, with `norms` null, a copy of x. `squaredNorms` gets the squared norms of out's rows.
+   */
+  normalizeRows(x: Float32Array, dims: number, out: Float32Array, norms: Float64Array | null, squaredNorms: Float64Array): void;
+  /**
+   * out = the Euclidean distance raised to `power` from the Gram entries and squared row norms
+   * (zero diagonal when `sameSet`), or the Gram entry itself for power 0; negated when `negate`.
+   */
+  gramToMatrix(gram: Float32Array, out: Float32Array, rowSquaredNorms: Float64Array, colSquaredNorms: Float64Array, power: number, sameSet: boolean, negate: boolean): void;
+  /** BatchHardMiner's selection on an oriented rows × cols matrix (rows = labels.length, cols = refLabels.length). */
+  batchHardMine(distances: Float32Array, labels: Int32Array, refLabels: Int32Array, sameSet: boolean): NativeTriplets;
+  /** SemiHardMiner's selection; `margin` +∞ keeps every anchor–positive pair. */
+  semiHardMine(distances: Float32Array, labels: Int32Array, refLabels: Int32Array, sameSet: boolean, margin: number): NativeTriplets;
+  /**
+   * The hinge loss over every valid triplet of a batch: sets the coefficients of the dense B × B
+   * `coefficients` it touches and writes [sum, triplets, active incidences] into `totals`.
+   */
+  allTripletsHinge(distances: Float32Array, labels: Int32Array, margin: number, coefficients: Float32Array, totals: Float64Array): void;
+  /**
+   * The triplet margin loss over given triplets of a rows × rows oriented matrix, in order: the
+   * values' [sum, triplets, non-zero values] into `totals`, and each non-zero slope added into
+   * `dense` when given, else appended to the entry lists (`indices`, `coefficients`: 2 per
+   * triplet at most). Returns the number of entries appended.
+   */
+  tripletMarginTerms(
+    distances: Float32Array,
+    rows: number,
+    anchors: Int32Array,
+    positives: Int32Array,
+    negatives: Int32Array,
+    margin: number,
+    swap: boolean,
+    smooth: boolean,
+    dense: Float32Array | null,
+    indices: Int32Array | null,
+    coefficients: Float64Array | null,
+    totals: Float64Array,
+  ): number;
+  /**
+   * out = the gradient with respect to the rows of `Σ_k coefficients[k]·values[indices[k]]`
+   * (B × B values; for the rest see {@link GramGradientRows}).
+   */
+  gramGradientSparse(values: Float32Array, indices: Int32Array, coefficients: Float64Array, ...rows: GramGradientRows): void;
+  /** As {@link NativeAddon.gramGradientSparse} over dense B × B coefficients, which it overwrites. */
+  gramGradientDense(values: Float32Array, coefficients: Float32Array, ...rows: GramGradientRows): void;
+}
+
+/**
+ * The rows and form of a gradient of the addon: x the B × dims rows read, norms their original
+ * norms when normalised (else null), out the B × dims gradient; `power` of the Euclidean distance,
+ * or 0 for a product; `sign` −1 for similarities; `multiplier` scales every coefficient.
+ */
+export type GramGradientRows = [x: Float32Array, dims: number, norms: Float64Array | null, out: Float32Array, power: number, sign: number, multiplier: number];
+
+/** Triplets made by the addon (new arrays). */
+export interface NativeTriplets {
+  readonly anchors: Int32Array;
+  readonly positives: Int32Array;
+  readonly negatives: Int32Array;
 }
 
 /** Where `npm run build` puts the addon (from build/src/engine/ back to the package root). */

@@ -364,6 +364,15 @@ export function nativeKernelsActive(): boolean {
   return enabled;
 }
 
+/**
+ * The addon while the native kernels are active, for the metric-learning passes of distances,
+ * miners and losses (which then follow {@link setNativeKernels}); undefined otherwise, and they
+ * run in JavaScript.
+ */
+export function activeNativeAddon(): NativeAddon | undefined {
+  return enabled ? addon : undefined;
+}
+
 /** Sets the threads of the native kernels (OpenBLAS's and the addon's own). */
 export function setNativeThreads(threads: number): void {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`tripletjs: native threads must be a positive integer, got ${threads}`);

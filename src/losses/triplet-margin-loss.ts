@@ -3,6 +3,7 @@ import { forEachAnchorPositive, LabelGroups } from '../common/label-groups.js';
 import { ThresholdTable } from '../common/sorted.js';
 import { isTriplets, pairsToTriplets, type Tuples } from '../common/tuples.js';
 import type { BaseDistance } from '../distances/base-distance.js';
+import { activeNativeAddon } from '../engine/native-kernels.js';
 import { LpDistance } from '../distances/lp-distance.js';
 import { AvgNonZeroReducer } from '../reducers/avg-non-zero-reducer.js';
 import type { Reducer } from '../reducers/reducer.js';
@@ -56,6 +57,19 @@ export class TripletMarginLoss extends BaseMetricLoss {
     }
     const coefficients = part.coefficients;
     const { margin, swap, smoothLoss } = this;
+    const native = activeNativeAddon();
+    if (native !== undefined && triplets !== undefined) {
+      // The same loop in the addon: JavaScript run once per step is deoptimised by each collection.
+      const count = triplets.anchors.length;
+      const dense = coefficients.dense ?? null;
+      const indices = dense === null ? new Int32Array(2 * count) : null;
+      const slopes = dense === null ? new Float64Array(2 * count) : null;
+      const totals = new Float64Array(3);
+      const entries = native.tripletMarginTerms(distances, size, triplets.anchors, triplets.positives, triplets.negatives, margin, swap, smoothLoss, dense, indices, slopes, totals);
+      part.addMany(totals[0]!, totals[1]!, totals[2]!);
+      if (indices !== null && slopes !== null) coefficients.addAll(indices.subarray(0, entries), slopes.subarray(0, entries));
+      return [part];
+    }
     const visit = (a: number, p: number, n: number): void => {
       const ap = a * size + p;
       let an = a * size + n;
@@ -97,12 +111,20 @@ export class TripletMarginLoss extends BaseMetricLoss {
  * places each among them. A negative at distance v is active with exactly the positives whose
  * threshold exceeds v: its coefficient is minus their number c, and it takes `−c·v` off the sum;
  * a positive's coefficient is the number of negatives active with it, and its threshold adds
- * that many times to the sum. Each matrix entry is set once.
+ * that many times to the sum. Each matrix entry is set once. With dense coefficients and the
+ * native kernels active, the addon runs the same steps on threads.
  */
 function allTripletsHinge(distances: Float32Array, labels: Int32Array, margin: number, part: PartAccumulator): void {
+  const coefficients = part.coefficients;
+  const native = activeNativeAddon();
+  if (native !== undefined && coefficients.dense !== undefined) {
+    const totals = new Float64Array(3);
+    native.allTripletsHinge(distances, labels, margin, coefficients.dense, totals);
+    part.addMany(totals[0]!, totals[1]!, totals[2]!);
+    return;
+  }
   const size = labels.length;
   const groups = new LabelGroups(labels);
-  const coefficients = part.coefficients;
   let largestGroup = 0;
   for (let a = 0; a < size; a++) largestGroup = Math.max(largestGroup, groups.of(labels[a]!).length);
   // Keys are negated thresholds, so that countBelow(−v) is the number of thresholds above v.

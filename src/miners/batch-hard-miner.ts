@@ -1,5 +1,6 @@
 import type { TripletIndices } from '../common/tuples.js';
 import type { BaseDistance } from '../distances/base-distance.js';
+import { activeNativeAddon } from '../engine/native-kernels.js';
 import { BaseMiner, type MiningBatch } from './base-miner.js';
 
 /** Options of {@link BatchHardMiner}. */
@@ -11,7 +12,8 @@ export interface BatchHardMinerOptions {
 /**
  * Batch-hard mining (Hermans et al., "In Defense of the Triplet Loss"): for each anchor, its
  * farthest positive and its closest negative, one triplet per anchor. Anchors without a positive
- * or a negative are left out. Ties go to the lowest index. One pass over each row: O(B·R).
+ * or a negative are left out. Ties go to the lowest index. One pass over each row: O(B·R), in
+ * the native addon (on threads) when its kernels are active.
  */
 export class BatchHardMiner extends BaseMiner<TripletIndices> {
   constructor({ distance }: BatchHardMinerOptions = {}) {
@@ -19,6 +21,8 @@ export class BatchHardMiner extends BaseMiner<TripletIndices> {
   }
 
   protected select({ distances, rows, cols, labels, refLabels, sameSet }: MiningBatch): TripletIndices {
+    const native = activeNativeAddon();
+    if (native !== undefined) return native.batchHardMine(distances, labels, refLabels, sameSet);
     const anchors = new Int32Array(rows);
     const positives = new Int32Array(rows);
     const negatives = new Int32Array(rows);

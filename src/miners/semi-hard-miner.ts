@@ -2,6 +2,7 @@ import { requireNumber } from '../common/errors.js';
 import { LabelGroups } from '../common/label-groups.js';
 import type { TripletIndices } from '../common/tuples.js';
 import type { BaseDistance } from '../distances/base-distance.js';
+import { activeNativeAddon } from '../engine/native-kernels.js';
 import { ThresholdTable } from '../common/sorted.js';
 import { BaseMiner, type MiningBatch } from './base-miner.js';
 
@@ -26,7 +27,8 @@ export interface SemiHardMinerOptions {
  * places each among the positives (a branch-free search) and keeps the closest negative of each gap
  * between consecutive positives, and a suffix minimum over the gaps gives every positive its
  * negative: O(B·R log K) time for K positives per anchor and O(R) memory, where the usual tensor
- * formulation builds a B × B × B mask.
+ * formulation builds a B × B × B mask. The native addon, when its kernels are active, runs the
+ * same steps on threads.
  */
 export class SemiHardMiner extends BaseMiner<TripletIndices> {
   readonly margin: number | undefined;
@@ -37,6 +39,8 @@ export class SemiHardMiner extends BaseMiner<TripletIndices> {
   }
 
   protected select({ distances, rows, cols, labels, refLabels, sameSet }: MiningBatch): TripletIndices {
+    const native = activeNativeAddon();
+    if (native !== undefined) return native.semiHardMine(distances, labels, refLabels, sameSet, this.margin ?? Infinity);
     const groups = new LabelGroups(refLabels);
     const margin = this.margin ?? Infinity;
     let largestGroup = 0;
