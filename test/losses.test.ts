@@ -173,8 +173,45 @@ describe('tuple counts of computeDetailed against brute force', () => {
       });
       assert.equal(contrastive.validCount, pairs.positive.length + pairs.negative.length);
       assert.equal(contrastive.tupleCount, pairs.positive.length + pairs.negative.length);
+      const activePairs = pairs.positive.filter(({ a, b }) => D[a]![b]! > 0).length + pairs.negative.filter(({ a, b }) => D[a]![b]! < 1).length;
+      assert.equal(contrastive.activeCount, activePairs);
     });
   }
+
+  it('contrastive loss over triplets: each shared pair is one active tuple, and weighs once per triplet', () => {
+    const labels = labelLayouts(20, 40)['P×K']!;
+    const x = asFloat32(randomMatrix(20, 4, 78));
+    const D = referenceMatrix(x, x, { kind: 'lp', normalize: true });
+    const triplets = allTriplets(labels);
+    const indices = {
+      anchors: Int32Array.from(triplets, (t) => t.a),
+      positives: Int32Array.from(triplets, (t) => t.p),
+      negatives: Int32Array.from(triplets, (t) => t.n),
+    };
+    const loss = new ContrastiveLoss({ posMargin: 0.1, negMargin: 0.9 });
+    const output = tf.tidy(() => {
+      const detailed = loss.computeDetailed(toTensor(x), labels, indices);
+      return { ...detailed, loss: detailed.loss.dataSync()[0]! };
+    });
+    // Brute force: the distinct active pairs among the triplets' pairs.
+    const active = new Set<string>();
+    for (const { a, p, n } of triplets) {
+      if (D[a]![p]! > 0.1) active.add(`${a},${p}`);
+      if (D[a]![n]! < 0.9) active.add(`${a},${n}`);
+    }
+    assert.equal(output.tupleCount, 2 * triplets.length);
+    assert.equal(output.activeCount, active.size);
+    assert.ok(output.activeCount <= output.validCount);
+    const positive = triplets.map(({ a, p }) => ({ a, b: p }));
+    const negative = triplets.map(({ a, n }) => ({ a, b: n }));
+    const spec = { posMargin: 0.1, negMargin: 0.9, inverted: false, reducer: 'avg-non-zero' as const };
+    assert.ok(closeTo(output.loss, referenceContrastiveLoss(D, positive, negative, spec)));
+    assertGradientsClose(
+      libraryGradient(loss, x, labels, indices),
+      finiteDifferenceGradient((m) => referenceContrastiveLoss(referenceMatrix(m, m, { kind: 'lp', normalize: true }), positive, negative, spec), x),
+      'contrastive over triplets',
+    );
+  });
 });
 
 describe('gradients against central finite differences (float64 reference)', () => {

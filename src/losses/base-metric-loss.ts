@@ -14,6 +14,11 @@ import type { LossStatistics, Reducer } from '../reducers/reducer.js';
 export interface LossPart extends LossStatistics {
   /** ∂(sum of this part's per-tuple values)/∂(oriented distance), sparse or dense. */
   readonly coefficients: PairCoefficients;
+  /**
+   * Distinct tuples with a non-zero value: `nonzeroCount` counts a tuple given several times
+   * (pairs split from triplets repeat) once per time, as the reducer must.
+   */
+  readonly distinctNonzeroCount: number;
 }
 
 /** A loss value with what a training loop reports about it. */
@@ -22,7 +27,7 @@ export interface LossOutput {
   readonly loss: tf.Scalar;
   /** Tuples (triplets or pairs) the loss was computed over. */
   readonly tupleCount: number;
-  /** Tuples with a non-zero loss (active triplets or pairs). */
+  /** Distinct tuples with a non-zero loss (active triplets or pairs). */
   readonly activeCount: number;
   /**
    * Every valid tuple of the loss's kind in the batch (triplets, or positive and negative pairs):
@@ -40,6 +45,7 @@ export class PartAccumulator implements LossPart {
   sum = 0;
   count = 0;
   nonzeroCount = 0;
+  distinctNonzeroCount = 0;
   readonly coefficients: PairCoefficients;
 
   /** A part over `matrix` that will touch about `expectedEntries` matrix entries. */
@@ -47,18 +53,22 @@ export class PartAccumulator implements LossPart {
     this.coefficients = PairCoefficients.forEntries(matrix.rows, matrix.rows, matrix.dims, expectedEntries);
   }
 
-  /** Adds one tuple's value. */
-  add(value: number): void {
-    this.sum += value;
-    this.count++;
-    if (value > 0) this.nonzeroCount++;
+  /** Adds one tuple's value, for a tuple given `times` times (default once). */
+  add(value: number, times = 1): void {
+    this.sum += value * times;
+    this.count += times;
+    if (value > 0) {
+      this.nonzeroCount += times;
+      this.distinctNonzeroCount++;
+    }
   }
 
-  /** Adds `count` tuples whose values sum to `sum`, `nonzero` of them above zero. */
+  /** Adds `count` distinct tuples whose values sum to `sum`, `nonzero` of them above zero. */
   addMany(sum: number, count: number, nonzero: number): void {
     this.sum += sum;
     this.count += count;
     this.nonzeroCount += nonzero;
+    this.distinctNonzeroCount += nonzero;
   }
 }
 
@@ -120,7 +130,7 @@ export abstract class BaseMetricLoss {
         const scale = this.reducer.scale(part);
         value += scale * part.sum;
         tupleCount += part.count;
-        activeCount += part.nonzeroCount;
+        activeCount += part.distinctNonzeroCount;
         terms.push([part.coefficients, scale]);
       }
       return matrix.scalar(value, PairCoefficients.combine(terms));

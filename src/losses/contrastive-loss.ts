@@ -25,7 +25,8 @@ export interface ContrastiveLossOptions {
  * negative pairs, each part reduced on its own. For similarities the inequalities flip.
  *
  * Without tuples it covers every ordered pair of the batch; triplet tuples are split into their
- * anchor–positive and anchor–negative pairs.
+ * anchor–positive and anchor–negative pairs. A pair given several times (shared by several
+ * triplets) counts once per time in the loss, as in PML, and once among the active tuples.
  */
 export class ContrastiveLoss extends BaseMetricLoss {
   readonly tupleKind = 'pair' as const;
@@ -48,23 +49,34 @@ export class ContrastiveLoss extends BaseMetricLoss {
     const sign = this.distance.isInverted ? -1 : 1;
     const posThreshold = sign * this.posMargin;
     const negThreshold = sign * this.negMargin;
-    const visit = (a: number, b: number, sameLabel: boolean): void => {
+    const visit = (a: number, b: number, sameLabel: boolean, times = 1): void => {
       const index = a * size + b;
       if (sameLabel) {
         const excess = distances[index]! - posThreshold;
-        positive.add(excess > 0 ? excess : 0);
-        if (excess > 0) positive.coefficients.add(index, 1);
+        positive.add(excess > 0 ? excess : 0, times);
+        if (excess > 0) positive.coefficients.add(index, times);
       } else {
         const shortfall = negThreshold - distances[index]!;
-        negative.add(shortfall > 0 ? shortfall : 0);
-        if (shortfall > 0) negative.coefficients.add(index, -1);
+        negative.add(shortfall > 0 ? shortfall : 0, times);
+        if (shortfall > 0) negative.coefficients.add(index, -times);
       }
     };
     if (pairs === undefined) {
       forEachPair(labels, labels, true, visit);
     } else {
-      for (let i = 0; i < pairs.a1.length; i++) visit(pairs.a1[i]!, pairs.p[i]!, true);
-      for (let j = 0; j < pairs.a2.length; j++) visit(pairs.a2[j]!, pairs.n[j]!, false);
+      // Pairs counted per matrix entry, so that a pair given several times (triplets sharing an
+      // anchor–positive pair) is one active tuple. Positive and negative entries never coincide
+      // (checked labels), so one count array holds both.
+      const times = new Uint32Array(size * size);
+      for (let i = 0; i < pairs.a1.length; i++) times[pairs.a1[i]! * size + pairs.p[i]!]!++;
+      for (let j = 0; j < pairs.a2.length; j++) times[pairs.a2[j]! * size + pairs.n[j]!]!++;
+      for (let index = 0; index < times.length; index++) {
+        const repeats = times[index]!;
+        if (repeats === 0) continue;
+        const a = Math.floor(index / size);
+        const b = index - a * size;
+        visit(a, b, labels[a] === labels[b], repeats);
+      }
     }
     return [positive, negative];
   }
