@@ -46,7 +46,7 @@ const CASES: Record<string, QualityCase> = {
     targets: [{ metric: 'precisionAt1', min: 0.9 }, { metric: 'mapAtR', min: 0.7 }],
   },
   quickdraw: {
-    recipe: { model: { kind: 'cnn', filters: [32, 64, 128], pooling: 'flatten', embeddingDim: 64 }, miner: 'batch-all', epochs: 20, p: 32, k: 4, seed: 1, evalEvery: 0 },
+    recipe: { model: { kind: 'cnn', filters: [64, 128, 256], pooling: 'flatten', embeddingDim: 128 }, miner: 'batch-all', epochs: 15, p: 32, k: 4, seed: 1, evalEvery: 0 },
     targets: [{ metric: 'precisionAt1', min: 0.4 }, { metric: 'mapAtR', min: 0.07 }],
   },
 };
