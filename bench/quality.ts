@@ -42,7 +42,7 @@ const CASES: Record<string, QualityCase> = {
     targets: [{ metric: 'precisionAt1', min: 0.99 }, { metric: 'mapAtR', min: 0.9 }],
   },
   'fashion-mnist': {
-    recipe: { model: { kind: 'cnn', filters: [32, 64, 128], pooling: 'flatten', embeddingDim: 64 }, miner: 'batch-all', epochs: 8, p: 10, k: 13, seed: 1, evalEvery: 0 },
+    recipe: { model: { kind: 'cnn', filters: [48, 96, 192], pooling: 'flatten', embeddingDim: 64 }, miner: 'batch-all', epochs: 10, p: 10, k: 13, seed: 1, evalEvery: 0 },
     targets: [{ metric: 'precisionAt1', min: 0.9 }, { metric: 'mapAtR', min: 0.7 }],
   },
   quickdraw: {
