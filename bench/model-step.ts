@@ -14,6 +14,7 @@ import { tf } from '../src/tf.js';
 import { initBackend } from '../src/engine/index.js';
 import { createModel, type ModelConfig } from '../src/models/index.js';
 import { makeLoss, makeMiner } from '../src/training/components.js';
+import { FusedAdam } from '../src/training/fused-adam.js';
 import { argValue, formatMs, formatRatio, machine, markdownTable, peakRssMiB, timeRepeated } from './common.js';
 
 const REPETITIONS = Number(argValue('--reps') ?? '15');
@@ -50,7 +51,7 @@ const rows: string[][] = [];
 const ratios: string[] = [];
 for (const [name, config] of Object.entries(MODELS)) {
   const model = createModel(config, { inputShape: [28, 28, 1] }, 1);
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = new FusedAdam(1e-3);
   const x = tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', 5);
   const step = (): void => {
     tf.tidy(() => {

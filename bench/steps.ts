@@ -7,6 +7,7 @@
 import { tf, tfl } from '../src/tf.js';
 import { BatchHardMiner } from '../src/miners/index.js';
 import { TripletMarginLoss } from '../src/losses/index.js';
+import { FusedAdam } from '../src/training/fused-adam.js';
 
 /** Examples per step. */
 export const BATCH = 128;
@@ -59,7 +60,7 @@ export interface Trainer {
 /** One Adam step of `model` on a fixed batch of `inputShape`. */
 export function trainer(name: string, model: tfl.Sequential, inputShape: number[]): Trainer {
   const x = tf.tidy(() => tf.randomNormal(inputShape, 0, 1, 'float32', 7));
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = new FusedAdam(1e-3);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   return {
     name,

@@ -402,6 +402,36 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
 
 enum ChannelOp { kAdd = 0, kMultiply = 1, kSubtract = 2, kSubtractFrom = 3 };
 
+// adamUpdate(x, m, v, g, newX, newM, newV, constants): one Adam step of one weight, where
+// constants = [keep1, take1, keep2, take2, step, scale2, epsilon]:
+// m' = keep1·m + take1·g, v' = keep2·v + take2·g², x' = x − step·m' / (√(scale2·v') + epsilon).
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  Args args(env, info, "adamUpdate");
+  int64_t size = 0;
+  const float* x = static_cast<const float*>(args.typed(0, napi_float32_array, -1, "x", &size));
+  const float* m = args.floats(1, size, "m");
+  const float* v = args.floats(2, size, "v");
+  const float* g = args.floats(3, size, "g");
+  float* new_x = args.floats(4, size, "newX");
+  float* new_m = args.floats(5, size, "newM");
+  float* new_v = args.floats(6, size, "newV");
+  const double* c = args.doubles(7, 7, "constants");
+  if (args.failed) return nullptr;
+  const float keep1 = static_cast<float>(c[0]), take1 = static_cast<float>(c[1]), keep2 = static_cast<float>(c[2]),
+              take2 = static_cast<float>(c[3]), step = static_cast<float>(c[4]), scale2 = static_cast<float>(c[5]),
+              epsilon = static_cast<float>(c[6]);
+  parallel_for(size, 7, [=](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float mi = keep1 * m[i] + take1 * g[i];
+      const float vi = keep2 * v[i] + take2 * g[i] * g[i];
+      new_m[i] = mi;
+      new_v[i] = vi;
+      new_x[i] = x[i] - step * mi / (std::sqrt(scale2 * vi) + epsilon);
+    }
+  });
+  return nullptr;
+}
+
 // channelOp(x, v, out, op): out[r, j] = x[r, j] ∘ v[j] over rows of v.length values, where ∘ is
 // + (op 0), · (1), x − v (2) or v − x (3).
 napi_value ChannelOperation(napi_env env, napi_callback_info info) {
@@ -586,6 +616,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"channelOp", nullptr, ChannelOperation, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -2,6 +2,7 @@ import { tf } from '../tf.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { installNativeKernels } from './native-kernels.js';
 import { installGradients } from './gradients.js';
+import { installAdamKernel } from './adam-kernel.js';
 
 /** Backends tripletjs knows how to start, fastest first. */
 export type BackendName = 'wasm' | 'cpu';
@@ -54,6 +55,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     let detail = 'cpu (slow reference backend)';
     if (name === 'wasm') {
       installWasmKernels();
+      installAdamKernel();
       const native = installNativeKernels(options.native);
       detail = `wasm (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}${native.active ? ') + ' : ', own matmul kernel); '}${native.description}`;
     }

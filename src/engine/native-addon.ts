@@ -28,6 +28,11 @@ export interface NativeAddon {
   maxPoolGrad(x: Float32Array, y: Float32Array | null, dy: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /** out = x ∘ v, v repeated over the rows of x; ∘ is + (op 0), · (1), x − v (2), v − x (3). */
   channelOp(x: Float32Array, v: Float32Array, out: Float32Array, op: number): void;
+  /**
+   * One Adam step of one weight: m' = keep1·m + take1·g, v' = keep2·v + take2·g²,
+   * x' = x − step·m' / (√(scale2·v') + epsilon), constants = [keep1, take1, keep2, take2, step, scale2, epsilon].
+   */
+  adamUpdate(x: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, newX: Float32Array, newM: Float32Array, newV: Float32Array, constants: Float64Array): void;
   /** out = (x − mean) · scale / sqrt(variance + epsilon) + offset, per channel (the last axis). */
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void;
   /** out = x repeated reps[d] times along each axis d. */

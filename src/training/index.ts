@@ -4,3 +4,4 @@ export { makeLoss, makeMiner, LOSS_NAMES, MINER_NAMES, DEFAULT_MARGINS, type Los
 export { learningRateAt, SCHEDULES, type ScheduleName } from './learning-rate.js';
 export { readLatestCheckpoint, writeCheckpoint, type Checkpoint, type TrainingState } from './checkpoints.js';
 export type { TrainingEvent, StartEvent, StepEvent, EpochEvent } from './events.js';
+export { FusedAdam } from './fused-adam.js';

@@ -13,6 +13,7 @@ import { DEFAULT_MARGINS, makeLoss, makeMiner, type LossName, type MinerName } f
 import { evaluateModel, type EvaluationReport } from './evaluate-split.js';
 import type { TrainingEvent } from './events.js';
 import { learningRateAt, type ScheduleName } from './learning-rate.js';
+import { FusedAdam } from './fused-adam.js';
 
 /** Options of {@link train}. Every option but `dataset` has a default. */
 export interface TrainOptions {
@@ -106,7 +107,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     training: trainingRecord(settings, options.fold),
   };
   const checkpoints = outDir ? join(outDir, 'checkpoints') : undefined;
-  const optimizer = settings.optimizer === 'adam' ? tf.train.adam(settings.learningRate) : tf.train.momentum(settings.learningRate, 0.9);
+  const optimizer = settings.optimizer === 'adam' ? new FusedAdam(settings.learningRate) : tf.train.momentum(settings.learningRate, 0.9);
   try {
 
     let model: tfl.LayersModel | undefined;
