@@ -3,6 +3,7 @@ import { forEachPair } from '../common/label-groups.js';
 import { isTriplets, triplesToPairs, type Tuples } from '../common/tuples.js';
 import type { BaseDistance } from '../distances/base-distance.js';
 import { LpDistance } from '../distances/lp-distance.js';
+import { releaseMatrix, takeMatrix } from '../distances/matrix-pool.js';
 import { AvgNonZeroReducer } from '../reducers/avg-non-zero-reducer.js';
 import type { Reducer } from '../reducers/reducer.js';
 import { BaseMetricLoss, PartAccumulator, type LossMatrix, type LossPart } from './base-metric-loss.js';
@@ -66,8 +67,9 @@ export class ContrastiveLoss extends BaseMetricLoss {
     } else {
       // Pairs counted per matrix entry, so that a pair given several times (triplets sharing an
       // anchor–positive pair) is one active tuple. Positive and negative entries never coincide
-      // (checked labels), so one count array holds both.
-      const times = new Uint32Array(size * size);
+      // (checked labels), so one count array holds both: a pooled B × B array (exact counts below
+      // 2^24), so that a step does not fault in fresh pages.
+      const times = takeMatrix(size * size, true);
       for (let i = 0; i < pairs.a1.length; i++) times[pairs.a1[i]! * size + pairs.p[i]!]!++;
       for (let j = 0; j < pairs.a2.length; j++) times[pairs.a2[j]! * size + pairs.n[j]!]!++;
       for (let index = 0; index < times.length; index++) {
@@ -77,6 +79,7 @@ export class ContrastiveLoss extends BaseMetricLoss {
         const b = index - a * size;
         visit(a, b, labels[a] === labels[b], repeats);
       }
+      releaseMatrix(times);
     }
     return [positive, negative];
   }
