@@ -8,15 +8,11 @@ import { tf, tfl } from '../src/tf.js';
 import { BatchHardMiner } from '../src/miners/index.js';
 import { TripletMarginLoss } from '../src/losses/index.js';
 import { FusedAdam } from '../src/training/fused-adam.js';
+import { l2Normalize } from '../src/engine/index.js';
 
 /** Examples per step. */
 export const BATCH = 128;
 const PER_CLASS = 4;
-
-/** Each row divided by its L2 norm (the models end unnormalised, as the CNN). */
-function l2Normalize(x: tf.Tensor): tf.Tensor2D {
-  return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24))) as tf.Tensor2D;
-}
 
 /** conv32 3×3 relu → maxpool 2 → conv64 3×3 relu → maxpool 2 → flatten → dense128 relu → dense64. */
 export function cnn(): tfl.Sequential {
@@ -68,7 +64,8 @@ export function trainer(name: string, model: tfl.Sequential, inputShape: number[
     step(): number {
       const cost = optimizer.minimize(
         () => {
-          const embeddings = l2Normalize(model.apply(x, { training: true }) as tf.Tensor);
+          // The models end unnormalised, as the CNN; tripletjs's own L2 normalisation follows.
+          const embeddings = l2Normalize(model.apply(x, { training: true }) as tf.Tensor2D);
           return loss.compute(embeddings, labels, miner);
         },
         true,

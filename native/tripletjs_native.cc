@@ -432,6 +432,21 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// reluGrad(dy, x, dx): dx = dy · step(x), as tfjs's ReLU gradient: dy where x > 0, dy · 0 where
+// x ≤ 0, NaN where x is NaN.
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  Args args(env, info, "reluGrad");
+  int64_t size = 0;
+  const float* dy = static_cast<const float*>(args.typed(0, napi_float32_array, -1, "dy", &size));
+  const float* x = args.floats(1, size, "x");
+  float* dx = args.floats(2, size, "dx");
+  if (args.failed) return nullptr;
+  parallel_for(size, 3, [=](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) dx[i] = x[i] > 0.0f ? dy[i] : x[i] <= 0.0f ? dy[i] * 0.0f : x[i];
+  });
+  return nullptr;
+}
+
 // channelOp(x, v, out, op): out[r, j] = x[r, j] ∘ v[j] over rows of v.length values, where ∘ is
 // + (op 0), · (1), x − v (2) or v − x (3).
 napi_value ChannelOperation(napi_env env, napi_callback_info info) {
@@ -617,6 +632,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"channelOp", nullptr, ChannelOperation, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},

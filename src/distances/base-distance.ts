@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { require } from '../common/errors.js';
 import type { NativeAddon } from '../engine/native-addon.js';
 import { activeNativeAddon } from '../engine/native-kernels.js';
-import { l2Normalize } from './safe-ops.js';
+import { l2Normalize } from '../engine/l2-normalize.js';
 import { PairCoefficients } from './pair-coefficients.js';
 import { readMatrix, releaseMatrix, takeMatrix, viewTensor } from './matrix-pool.js';
 

@@ -25,14 +25,3 @@ export function safePow(x: tf.Tensor, exponent: number): tf.Tensor {
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x);
 }
-
-/**
- * Divides each row by its L2 norm; an all-zero row stays zero. The norm is floored at 1e-12
- * (PyTorch's `F.normalize` does the same) so that neither the value nor the gradient is NaN.
- */
-export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const squaredNorms = tf.sum(tf.square(x), 1, true);
-    return tf.div(x, tf.sqrt(tf.maximum(squaredNorms, 1e-24)));
-  });
-}

@@ -3,6 +3,8 @@ import { installWasmKernels } from './wasm-kernels.js';
 import { installNativeKernels } from './native-kernels.js';
 import { installGradients } from './gradients.js';
 import { installAdamKernel } from './adam-kernel.js';
+import { installL2NormalizeKernels } from './l2-normalize.js';
+import { installReluGradient } from './relu-gradient.js';
 
 /** Backends tripletjs knows how to start, fastest first. */
 export type BackendName = 'wasm' | 'cpu';
@@ -56,6 +58,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     if (name === 'wasm') {
       installWasmKernels();
       installAdamKernel();
+      installL2NormalizeKernels();
+      installReluGradient();
       const native = installNativeKernels(options.native);
       detail = `wasm (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}${native.active ? ') + ' : ', own matmul kernel); '}${native.description}`;
     }

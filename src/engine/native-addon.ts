@@ -33,6 +33,8 @@ export interface NativeAddon {
    * x' = x − step·m' / (√(scale2·v') + epsilon), constants = [keep1, take1, keep2, take2, step, scale2, epsilon].
    */
   adamUpdate(x: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, newX: Float32Array, newM: Float32Array, newV: Float32Array, constants: Float64Array): void;
+  /** dx = dy · step(x) (tfjs's ReLU gradient: dy where x > 0, dy · 0 where x ≤ 0, NaN where x is NaN). */
+  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   /** out = (x − mean) · scale / sqrt(variance + epsilon) + offset, per channel (the last axis). */
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void;
   /** out = x repeated reps[d] times along each axis d. */

@@ -1,4 +1,5 @@
 import { tf, tfl } from '../tf.js';
+import { l2Normalize } from '../engine/l2-normalize.js';
 
 /**
  * Divides each embedding by its L2 norm, so embeddings lie on the unit sphere. A registered,
@@ -8,11 +9,8 @@ export class L2Normalize extends tfl.layers.Layer {
   static readonly className = 'L2Normalize';
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      // Floored norm: an all-zero embedding stays zero instead of becoming NaN.
-      return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24)));
-    });
+    // Floored norm: an all-zero embedding stays zero instead of becoming NaN.
+    return l2Normalize(Array.isArray(inputs) ? inputs[0]! : inputs);
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
