@@ -10,6 +10,11 @@
  * (bench/steps.ts: batch 128, batch-hard triplet loss, Adam); batch-hard loss forward + backward
  * at B = 2048, D = 128; semi-hard (SemiHardMiner + TripletMarginLoss) at B = 512.
  *
+ * Both sides take the same number of warm-up steps before the timed ones (`warmups` below), as
+ * many as it takes V8 to compile the JavaScript around the kernels (TensorFlow.js's engine,
+ * autodiff, the loss): a training run spends nearly all its steps in that steady state, and the
+ * MLP's first steps are much slower (measured: about 4.5 ms a step after 20 steps, 2.8 ms after 200).
+ *
  * Every (case, configuration) runs in a child process of its own, so that each has its own peak
  * RSS and no state leaks from one to the next. The machine is shared and noisy: the
  * configurations of a case run back to back, in an order that rotates from round to round, and
@@ -30,11 +35,11 @@ import { BATCH, cnn, mlp, trainer } from './steps.js';
 import { argValue, formatMs, formatRatio, machine, markdownTable, median, peakRssMiB, timeRepeated } from './common.js';
 
 const CASES = {
-  matmul: { label: 'fp32 matmul 1024³', repetitions: 15, samples: 0 },
-  cnn: { label: 'CNN 28×28 step, batch 128', repetitions: 12, samples: BATCH },
-  mlp: { label: 'MLP 784-256-128-64 step, batch 128', repetitions: 30, samples: BATCH },
-  'batch-hard': { label: 'batch-hard loss fwd+bwd, B = 2048, D = 128', repetitions: 7, samples: 2048 },
-  'semi-hard': { label: 'semi-hard loss fwd+bwd, B = 512, D = 128', repetitions: 12, samples: 512 },
+  matmul: { label: 'fp32 matmul 1024³', repetitions: 15, warmups: 2, samples: 0 },
+  cnn: { label: 'CNN 28×28 step, batch 128', repetitions: 12, warmups: 20, samples: BATCH },
+  mlp: { label: 'MLP 784-256-128-64 step, batch 128', repetitions: 30, warmups: 300, samples: BATCH },
+  'batch-hard': { label: 'batch-hard loss fwd+bwd, B = 2048, D = 128', repetitions: 7, warmups: 2, samples: 2048 },
+  'semi-hard': { label: 'semi-hard loss fwd+bwd, B = 512, D = 128', repetitions: 12, warmups: 10, samples: 512 },
 } as const;
 type CaseName = keyof typeof CASES;
 
@@ -80,13 +85,13 @@ function tripletjsCase(name: CaseName): () => void {
   return () => tf.tidy(() => void gradient(embeddings).dataSync());
 }
 
-async function runChild(name: CaseName, config: Config, repetitions: number): Promise<void> {
+async function runChild(name: CaseName, config: Config, repetitions: number, warmups: number): Promise<void> {
   await initBackend({ backend: 'wasm', native: config !== 'tripletjs wasm' });
   if (config === 'tripletjs native, 1 thread') setNativeThreads(1);
   // No forced GC between runs, unlike the other benchmarks: a training loop does not force one,
   // and after global.gc() the next step pays to grow V8's heap again (an MLP step measured
   // 11 ms instead of 5.9). The collections a run triggers on its own are part of its time.
-  const timing = timeRepeated(tripletjsCase(name), { repetitions, warmups: 2, gcBetween: false });
+  const timing = timeRepeated(tripletjsCase(name), { repetitions, warmups, gcBetween: false });
   const result: Measurement = { samples: timing.samples, peakRssMiB: peakRssMiB() };
   console.log(JSON.stringify(result));
 }
@@ -108,12 +113,12 @@ function buildPeer(): string | undefined {
 }
 
 function measure(name: CaseName, config: Config): Measurement {
-  const repetitions = String(CASES[name].repetitions);
+  const [repetitions, warmups] = [String(CASES[name].repetitions), String(CASES[name].warmups)];
   const torch = config.startsWith('PyTorch');
   const threads = config === 'PyTorch, 2 threads' ? '2' : '1';
   const command = torch
-    ? [PEER_BINARY, name, threads, repetitions]
-    : [process.execPath, '--expose-gc', fileURLToPath(import.meta.url), '--child', name, '--config', config, '--reps', repetitions];
+    ? [PEER_BINARY, name, threads, repetitions, warmups]
+    : [process.execPath, '--expose-gc', fileURLToPath(import.meta.url), '--child', name, '--config', config, '--reps', repetitions, '--warmups', warmups];
   const env = { ...process.env, ...(torch ? { ...TORCH_ENV, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads } : {}) };
   const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', env, timeout: 10 * 60_000 });
   if (result.status !== 0) throw new Error(`${config} on ${name} failed: ${result.stderr || result.error?.message}`);
@@ -178,7 +183,7 @@ async function runParent(): Promise<void> {
 
 const childCase = argValue('--child') as CaseName | undefined;
 if (childCase !== undefined) {
-  await runChild(childCase, argValue('--config') as Config, Number(argValue('--reps')));
+  await runChild(childCase, argValue('--config') as Config, Number(argValue('--reps')), Number(argValue('--warmups')));
 } else {
   await runParent();
 }

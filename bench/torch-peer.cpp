@@ -1,7 +1,7 @@
 // The PyTorch peer of bench/speed.ts: the same cases in libtorch's C++ API (Debian libtorch-dev
 // 1.13 with OpenBLAS), so that both run on this machine in one benchmark run.
 //
-//   torch-peer CASE THREADS REPETITIONS    (built and run by bench/speed.ts)
+//   torch-peer CASE THREADS REPETITIONS WARMUPS    (built and run by bench/speed.ts)
 //
 // CASE is one of matmul (fp32 1024³), cnn (a training step of the CNN), mlp (a training
 // step of the 784-256-128-64 MLP), batch-hard (loss forward + backward at B = 2048, D = 128),
@@ -152,13 +152,14 @@ double milliseconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s matmul|cnn|mlp|batch-hard|semi-hard THREADS REPETITIONS\n", argv[0]);
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: %s matmul|cnn|mlp|batch-hard|semi-hard THREADS REPETITIONS WARMUPS\n", argv[0]);
     return 2;
   }
   const std::string name = argv[1];
   const int threads = std::atoi(argv[2]);
   const int repetitions = std::atoi(argv[3]);
+  const int warmups = std::atoi(argv[4]);
   torch::set_num_threads(threads);
   torch::manual_seed(1);
 
@@ -179,7 +180,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unknown case %s\n", name.c_str());
     return 2;
   }
-  for (int i = 0; i < 2; ++i) run();
+  for (int i = 0; i < warmups; ++i) run();
   std::vector<double> samples;
   for (int i = 0; i < repetitions; ++i) {
     const auto start = std::chrono::steady_clock::now();
