@@ -4,11 +4,16 @@
   "targets": [
     {
       "target_name": "tripletjs_native",
-      "sources": ["tripletjs_native.cc", "metric_kernels.cc"],
+      "sources": ["tripletjs_native.cc", "metric_kernels.cc", "dnnl_conv.cc"],
       "defines": ["NAPI_VERSION=8"],
+      # oneDNN's convolutions when Debian libdnnl-dev is installed; im2col + OpenBLAS without it.
+      "variables": {"has_dnnl": "<!(test -f /usr/include/oneapi/dnnl/dnnl.hpp && echo 1 || echo 0)"},
+      "conditions": [["has_dnnl==1", {"defines": ["TRIPLETJS_DNNL"], "libraries": ["-ldnnl", "-lgomp"]}]],
       # No fused multiply-adds: the metric kernels repeat JavaScript's float64 arithmetic exactly.
       # No errno from sqrt and pow (never read), so that loops over them vectorise.
-      "cflags_cc": ["-O3", "-std=gnu++17", "-ffp-contract=off", "-fno-math-errno"],
+      # Exceptions on: oneDNN's C++ API reports errors by throwing (caught in dnnl_conv.cc).
+      "cflags_cc": ["-O3", "-std=gnu++17", "-ffp-contract=off", "-fno-math-errno", "-fexceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
       "libraries": ["-lopenblas", "-pthread"]
     }
   ]

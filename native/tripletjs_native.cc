@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "dnnl_conv.h"
 #include "metric_kernels.h"
 #include "native_support.h"
 
@@ -128,6 +129,10 @@ struct Conv {
   int64_t chunk() const { return std::max<int64_t>(1, kChunkFloats / std::max<int64_t>(1, pixels() * patch())); }
 };
 
+ConvShape shape_of(const Conv& g) {
+  return ConvShape{g.n, g.h, g.w, g.c, g.oh, g.ow, g.co, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw};
+}
+
 // geometry = [N, H, W, Ci, OH, OW, Co, KH, KW, strideH, strideW, padTop, padLeft, dilationH, dilationW].
 bool read_conv(Args& args, size_t i, Conv* g) {
   const int32_t* v = args.ints(i, 15, "geometry");
@@ -224,6 +229,8 @@ napi_value Conv2D(napi_env env, napi_callback_info info) {
   int activation;
   if (!read_epilogue(args, 4, g.co, &bias, &bias_length, &activation)) return nullptr;
   if (size_of(g, kResponses) == 0) return nullptr;
+  // oneDNN takes a bias of one value per channel; a single broadcast value goes the sgemm way.
+  if ((bias == nullptr || bias_length == g.co) && dnnl_conv_forward(shape_of(g), x, filter, bias, activation == kRelu, out)) return nullptr;
   if (g.pointwise()) {
     gemm(false, false, g.n * g.pixels(), g.co, g.c, x, filter, 0.0f, out);
     bias_activation(out, out, g.n * g.pixels(), g.co, bias, bias_length, activation);
@@ -247,6 +254,7 @@ napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
   if (!read_conv_arrays(args, &g, {kResponses, kFilter, kImages}, {"dy", "filter", "dx"}, a)) return nullptr;
   const auto [dy, filter, dx] = a;
   if (size_of(g, kImages) == 0) return nullptr;
+  if (dnnl_conv_backward_data(shape_of(g), dy, filter, dx)) return nullptr;
   if (g.pointwise()) {
     gemm(false, true, g.n * g.pixels(), g.c, g.co, dy, filter, 0.0f, dx);
     return nullptr;
@@ -276,6 +284,8 @@ napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
   if (size_of(g, kFilter) == 0) return nullptr;
   if (g.n * g.pixels() == 0) {
     std::fill(dw, dw + g.patch() * g.co, 0.0f);
+  } else if (dnnl_conv_backward_weights(shape_of(g), x, dy, dw)) {
+    return nullptr;
   } else if (g.pointwise()) {
     gemm(true, false, g.c, g.co, g.n * g.pixels(), x, dy, 0.0f, dw);
   } else {
@@ -605,6 +615,16 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   if (!args.failed && (threads < 1 || threads > 1024)) args.fail("threads", "must be between 1 and 1024");
   if (args.failed) return nullptr;
   g_threads = threads;
+  dnnl_set_threads(threads);
+  return nullptr;
+}
+
+// setDnnl(enabled): convolutions through oneDNN (when built with it) or im2col + OpenBLAS.
+napi_value SetDnnl(napi_env env, napi_callback_info info) {
+  Args args(env, info, "setDnnl");
+  bool enabled = false;
+  if (napi_get_value_bool(env, args.at(0), &enabled) != napi_ok) args.fail("enabled", "must be a boolean");
+  if (!args.failed) dnnl_enable(enabled);
   return nullptr;
 }
 
@@ -622,6 +642,9 @@ napi_value Info(napi_env env, napi_callback_info) {
   napi_set_named_property(env, result, "core", string(env, openblas_get_corename()));
   napi_create_int32(env, g_threads, &threads);
   napi_set_named_property(env, result, "threads", threads);
+  napi_value dnnl;
+  napi_get_boolean(env, dnnl_enabled(), &dnnl);
+  napi_set_named_property(env, result, "dnnl", dnnl);
   return result;
 }
 
@@ -629,6 +652,7 @@ napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor functions[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setDnnl", nullptr, SetDnnl, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -653,6 +677,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
   g_threads = std::max(1, openblas_get_num_threads());
   g_blas_threads = g_threads;
+  dnnl_set_threads(g_threads);
   return exports;
 }
 

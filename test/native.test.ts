@@ -8,7 +8,7 @@
  * Where OpenBLAS's headers are installed (CI installs libopenblas-dev), the addon must have been
  * built and must load: a broken build fails here instead of silently falling back.
  */
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { BaseDistance, CosineSimilarity, DotProductSimilarity, LpDistance } from
 import type { TripletIndices } from '../src/common/tuples.js';
 import { conv2DBackpropFilterWasm, maxPoolGradWasm } from '../src/engine/conv-kernels.js';
 import { defaultNativeThreads, loadNativeAddon, NATIVE_ADDON_PATH } from '../src/engine/native-addon.js';
-import { NATIVE_KERNEL_NAMES, nativeKernelsActive, setNativeKernels, setNativeThreads } from '../src/engine/native-kernels.js';
+import { activeNativeAddon, NATIVE_KERNEL_NAMES, nativeKernelsActive, setNativeKernels, setNativeThreads } from '../src/engine/native-kernels.js';
 import { backend } from './helpers/setup.js';
 
 const blasInstalled = ['/usr/include/cblas.h', '/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/aarch64-linux-gnu/cblas.h'].some((path) => existsSync(path));
@@ -111,6 +111,10 @@ describe('the native addon', () => {
     assert.match(loaded.addon.info().blas, /OpenBLAS/);
     assert.equal(backend, 'wasm');
     assert.ok(nativeKernelsActive(), 'initBackend() registered the native kernels');
+  });
+
+  it('runs convolutions in oneDNN wherever libdnnl-dev is installed', { skip: skip || (!existsSync('/usr/include/oneapi/dnnl/dnnl.hpp') && 'oneDNN headers not installed') }, () => {
+    assert.equal(activeNativeAddon()!.info().dnnl, process.env.TRIPLETJS_DNNL !== '0');
   });
 
   it('a missing addon is reported with the reason, never thrown', () => {
@@ -246,27 +250,34 @@ function convTensors(c: Conv, seed: number) {
   };
 }
 
-describe('convolutions equal the cpu backend', { skip }, () => {
-  for (const [index, c] of CONVS.entries()) {
-    const t = convTensors(c, 10 * index);
-    const reference = c.reference ?? 'cpu';
-    const against = `${describeConv(c)}${c.reference ? ' (against wasm)' : ''}`;
-    it(`Conv2D ${against}`, () => matches(() => tf.conv2d(t.x(), t.filter(), c.stride, c.pad), reference));
-    it(`Conv2DBackpropInput ${against}`, () => matches(() => tf.engine().runKernel('Conv2DBackpropInput', { dy: t.dy(), filter: t.filter() }, t.attrs as never) as tf.Tensor, reference));
-    it(`Conv2DBackpropFilter ${against}`, () => matches(() => tf.engine().runKernel('Conv2DBackpropFilter', { x: t.x(), dy: t.dy() }, t.attrs as never) as tf.Tensor, reference));
-  }
+// Convolutions run in oneDNN when the addon was built with it, else by im2col + OpenBLAS: both paths.
+const convolutionPaths = skip ? [] : activeNativeAddon()!.info().dnnl ? ['oneDNN', 'im2col'] : ['im2col'];
 
-  it('Conv2D with dilation 2', () => matches(() => tf.conv2d(input([2, 11, 10, 3], 1) as tf.Tensor4D, input([3, 3, 3, 5], 2) as tf.Tensor4D, 1, 'same', 'NHWC', 2), 'cpu'));
+for (const path of convolutionPaths) {
+  describe(`convolutions equal the cpu backend (${path})`, { skip }, () => {
+    before(() => activeNativeAddon()!.setDnnl(path === 'oneDNN'));
+    after(() => activeNativeAddon()!.setDnnl(convolutionPaths[0] === 'oneDNN'));
+    for (const [index, c] of CONVS.entries()) {
+      const t = convTensors(c, 10 * index);
+      const reference = c.reference ?? 'cpu';
+      const against = `${describeConv(c)}${c.reference ? ' (against wasm)' : ''}`;
+      it(`Conv2D ${against}`, () => matches(() => tf.conv2d(t.x(), t.filter(), c.stride, c.pad), reference));
+      it(`Conv2DBackpropInput ${against}`, () => matches(() => tf.engine().runKernel('Conv2DBackpropInput', { dy: t.dy(), filter: t.filter() }, t.attrs as never) as tf.Tensor, reference));
+      it(`Conv2DBackpropFilter ${against}`, () => matches(() => tf.engine().runKernel('Conv2DBackpropFilter', { x: t.x(), dy: t.dy() }, t.attrs as never) as tf.Tensor, reference));
+    }
 
-  for (const activation of ['linear', 'relu', 'elu'] as const) {
-    it(`FusedConv2D with bias, ${activation}${activation === 'elu' ? ' (wasm fallback)' : ''}`, () =>
-      matches(
-        () =>
-          tf.fused.conv2d({ x: input([3, 9, 8, 4], 1) as tf.Tensor4D, filter: input([3, 3, 4, 6], 2) as tf.Tensor4D, strides: 1, pad: 'same', bias: input([6], 3), activation }),
-        'cpu',
-      ));
-  }
-});
+    it('Conv2D with dilation 2', () => matches(() => tf.conv2d(input([2, 11, 10, 3], 1) as tf.Tensor4D, input([3, 3, 3, 5], 2) as tf.Tensor4D, 1, 'same', 'NHWC', 2), 'cpu'));
+
+    for (const activation of ['linear', 'relu', 'elu'] as const) {
+      it(`FusedConv2D with bias, ${activation}${activation === 'elu' ? ' (wasm fallback)' : ''}`, () =>
+        matches(
+          () =>
+            tf.fused.conv2d({ x: input([3, 9, 8, 4], 1) as tf.Tensor4D, filter: input([3, 3, 4, 6], 2) as tf.Tensor4D, strides: 1, pad: 'same', bias: input([6], 3), activation }),
+          'cpu',
+        ));
+    }
+  });
+}
 
 describe('MaxPoolGrad equals the cpu backend', { skip }, () => {
   const cases: { name: string; shape: number[]; size: number; stride: number; pad: 'same' | 'valid'; values: (n: number) => Float32Array }[] = [

@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 
 /** The functions of the addon; every array is a view of the wasm heap or a small parameter array. */
 export interface NativeAddon {
-  /** OpenBLAS's build configuration, the core it dispatches to, and its thread count. */
-  info(): { blas: string; core: string; threads: number };
+  /** OpenBLAS's build configuration, the core it dispatches to, its thread count, and whether convolutions run in oneDNN. */
+  info(): { blas: string; core: string; threads: number; dnnl: boolean };
+  /** Convolutions through oneDNN (when the addon was built with Debian libdnnl-dev) or im2col + OpenBLAS. */
+  setDnnl(enabled: boolean): void;
   /** Threads for OpenBLAS and for the addon's own gathers and scatters. */
   setThreads(threads: number): void;
   /** `dims` = [batch, batchA, batchB, m, n, k, transposeA, transposeB]; activation 0 linear, 1 relu. */
@@ -123,6 +125,8 @@ export function loadNativeAddon(path: string = NATIVE_ADDON_PATH): NativeLoadRes
   // CNN step here. 2^4 cycles makes them sleep at once. OpenBLAS reads this when it is loaded, so
   // only a value set before that counts.
   process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
+  // The same for oneDNN's OpenMP threads (when the addon is built with it), which spin by default.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   try {
     return { addon: createRequire(import.meta.url)(path) as NativeAddon };
   } catch (error) {

@@ -410,10 +410,13 @@ export function installNativeKernels(wanted?: boolean, addonPath: string = NATIV
     setNativeThreads(defaultNativeThreads());
   }
   setNativeKernels(true);
-  const { blas, core, threads } = native().info();
+  // TRIPLETJS_DNNL=0: convolutions by im2col + OpenBLAS even where oneDNN is built in (to compare).
+  if (process.env.TRIPLETJS_DNNL === '0') native().setDnnl(false);
+  const { blas, core, threads, dnnl } = native().info();
   const version = /OpenBLAS [\d.]+/.exec(blas)?.[0] ?? blas;
+  const convolutions = dnnl ? 'conv2d and its gradients in oneDNN' : 'conv2d and its gradients by im2col';
   return {
     active: true,
-    description: `native ${version} kernels (${core}, ${threads} thread${threads === 1 ? '' : 's'}) for matMul, conv2d and its gradients, pooling, batch norm, per-channel ops, tile and sum`,
+    description: `native ${version} kernels (${core}, ${threads} thread${threads === 1 ? '' : 's'}) for matMul, ${convolutions}, pooling, batch norm, per-channel ops, tile and sum`,
   };
 }
