@@ -144,14 +144,20 @@ std::unique_ptr<Pass> create(const ConvShape& g, PassKind kind, bool bias, bool 
 bool run(const ConvShape& g, PassKind kind, bool bias, bool relu, const std::vector<float*>& buffers) {
   if (!g_enabled) return false;
   const Key key = {g.n, g.h, g.w, g.c, g.oh, g.ow, g.co, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw, kind, bias, relu};
-  try {
-    auto found = g_cache.find(key);
-    if (found == g_cache.end()) {
-      if (g_cache.size() >= kMaxCached) g_cache.clear();
-      auto pass = create(g, kind, bias, relu);
-      if (pass == nullptr) return false;
-      found = g_cache.emplace(key, std::move(pass)).first;
+  auto found = g_cache.find(key);
+  if (found == g_cache.end()) {
+    if (g_cache.size() >= kMaxCached) g_cache.clear();
+    std::unique_ptr<Pass> pass;
+    try {
+      pass = create(g, kind, bias, relu);
+    } catch (const dnnl::error&) {
+      pass = nullptr;
     }
+    // A geometry oneDNN refused stays refused: it is not asked again at every step.
+    found = g_cache.emplace(key, std::move(pass)).first;
+  }
+  if (found->second == nullptr) return false;
+  try {
     Pass& pass = *found->second;
     dnnl::stream& stream = cpu_stream();
     std::unordered_map<int, memory> arguments;
