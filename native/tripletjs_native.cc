@@ -7,10 +7,11 @@
 // against the geometry before anything is written: a wrong size would otherwise corrupt other
 // tensors on the heap.
 //
-// Convolutions are im2col (or col2im) plus one sgemm per chunk of whole images. A chunk's column
-// matrix stays below kChunkFloats, so it is reused from one scratch buffer (no allocation and no
-// page faults per call) and stays partly in cache; the gather and scatter run on the same threads
-// as OpenBLAS, split by image.
+// Convolutions run in oneDNN when the addon is built with it (dnnl_conv.cc). Otherwise, and for
+// geometries oneDNN refuses, they are im2col (or col2im) plus one sgemm per chunk of whole
+// images. A chunk's column matrix stays below kChunkFloats, so it is reused from one scratch
+// buffer (no allocation and no page faults per call) and stays partly in cache; the gather and
+// scatter run on the same threads as OpenBLAS, split by image.
 #include <cmath>
 #include <cstring>
 
@@ -118,9 +119,8 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
 // Convolutions (NHWC; filter [KH, KW, Ci, Co])
 // ---------------------------------------------------------------------------------------------
 
-struct Conv {
-  int64_t n, h, w, c, oh, ow, co, kh, kw, sh, sw, pt, pl, dh, dw;
-
+// The geometry's fields are ConvShape's (dnnl_conv.h), so oneDNN takes a Conv as it is.
+struct Conv : ConvShape {
   int64_t patch() const { return kh * kw * c; }
   int64_t pixels() const { return oh * ow; }
   // A 1×1, stride-1, unpadded convolution is a plain product: no im2col.
@@ -129,15 +129,11 @@ struct Conv {
   int64_t chunk() const { return std::max<int64_t>(1, kChunkFloats / std::max<int64_t>(1, pixels() * patch())); }
 };
 
-ConvShape shape_of(const Conv& g) {
-  return ConvShape{g.n, g.h, g.w, g.c, g.oh, g.ow, g.co, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw};
-}
-
 // geometry = [N, H, W, Ci, OH, OW, Co, KH, KW, strideH, strideW, padTop, padLeft, dilationH, dilationW].
 bool read_conv(Args& args, size_t i, Conv* g) {
   const int32_t* v = args.ints(i, 15, "geometry");
   if (v == nullptr) return false;
-  *g = Conv{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
+  *g = Conv{{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]}};
   if (g->kh < 1 || g->kw < 1 || g->sh < 1 || g->sw < 1 || g->dh < 1 || g->dw < 1) {
     args.fail("geometry", "needs filter sizes, strides and dilations of at least 1");
     return false;
@@ -230,7 +226,7 @@ napi_value Conv2D(napi_env env, napi_callback_info info) {
   if (!read_epilogue(args, 4, g.co, &bias, &bias_length, &activation)) return nullptr;
   if (size_of(g, kResponses) == 0) return nullptr;
   // oneDNN takes a bias of one value per channel; a single broadcast value goes the sgemm way.
-  if ((bias == nullptr || bias_length == g.co) && dnnl_conv_forward(shape_of(g), x, filter, bias, activation == kRelu, out)) return nullptr;
+  if ((bias == nullptr || bias_length == g.co) && dnnl_conv_forward(g, x, filter, bias, activation == kRelu, out)) return nullptr;
   if (g.pointwise()) {
     gemm(false, false, g.n * g.pixels(), g.co, g.c, x, filter, 0.0f, out);
     bias_activation(out, out, g.n * g.pixels(), g.co, bias, bias_length, activation);
@@ -254,7 +250,7 @@ napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
   if (!read_conv_arrays(args, &g, {kResponses, kFilter, kImages}, {"dy", "filter", "dx"}, a)) return nullptr;
   const auto [dy, filter, dx] = a;
   if (size_of(g, kImages) == 0) return nullptr;
-  if (dnnl_conv_backward_data(shape_of(g), dy, filter, dx)) return nullptr;
+  if (dnnl_conv_backward_data(g, dy, filter, dx)) return nullptr;
   if (g.pointwise()) {
     gemm(false, true, g.n * g.pixels(), g.c, g.co, dy, filter, 0.0f, dx);
     return nullptr;
@@ -284,7 +280,7 @@ napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
   if (size_of(g, kFilter) == 0) return nullptr;
   if (g.n * g.pixels() == 0) {
     std::fill(dw, dw + g.patch() * g.co, 0.0f);
-  } else if (dnnl_conv_backward_weights(shape_of(g), x, dy, dw)) {
+  } else if (dnnl_conv_backward_weights(g, x, dy, dw)) {
     return nullptr;
   } else if (g.pointwise()) {
     gemm(true, false, g.c, g.co, g.n * g.pixels(), x, dy, 0.0f, dw);
