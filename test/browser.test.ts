@@ -39,6 +39,18 @@ indices.forEach((index, i) => pixels.set(faces.images.subarray(index * perImage,
 const models: Record<string, { config: ModelConfig; preprocessing: Preprocessing; dims: number }> = {
   mlp: { config: { kind: 'mlp', hidden: [32], embeddingDim: 16 }, preprocessing: { inputShape, resizeTo: [28, 23] }, dims: 16 },
   cnn: { config: { kind: 'cnn', filters: [4, 8], embeddingDim: 8 }, preprocessing: { inputShape, resizeTo: [56, 46] }, dims: 8 },
+  // The demo's kind of model: a functional model with a resize per member.
+  ensemble: {
+    config: {
+      kind: 'ensemble',
+      members: [
+        { network: { kind: 'mlp', hidden: [16], embeddingDim: 8 }, resizeTo: [28, 23] },
+        { network: { kind: 'cnn', filters: [4], pooling: 'flatten', embeddingDim: 4 }, resizeTo: [14, 12] },
+      ],
+    },
+    preprocessing: { inputShape },
+    dims: 12,
+  },
 };
 
 describe('browser: a saved model loads in Chromium and embeds as in Node', { timeout: 60_000 }, () => {
@@ -123,7 +135,7 @@ describe('browser: a saved model loads in Chromium and embeds as in Node', { tim
   }
 
   for (const name of Object.keys(models)) {
-    it(`${name} with resize and L2 normalisation: same embeddings (max |Δ| < 1e-4) and metadata`, async () => {
+    it(`${name} with resizing and L2 normalisation: same embeddings (max |Δ| < 1e-4) and metadata`, async () => {
       const result = await embedInPage(name);
       assert.ok(result.embeddings !== undefined, `the page failed: ${JSON.stringify(result.error)}`);
       const expected = nodeEmbeddings[name]!;

@@ -109,3 +109,96 @@ test('augmentBatch: options and indices are checked', () => {
   assert.throws(() => augmentBatch(d, [0], new SeededRandom(0), { maxShift: 0.6 }), /maxShift must be <= 0.5/);
   assert.throws(() => augmentBatch(d, [-1], new SeededRandom(0)), /index -1 is not an image of synthetic/);
 });
+
+/**
+ * Image `index` of `d` as {@link augmentBatch} documents it: mirrored if `flip`, then sampled
+ * bilinearly at centre + R(angle)·(output − centre)/scale + (dy, dx), 0 outside, then lit.
+ */
+function transformed(d: Dataset, index: number, t: { flip: boolean; dy: number; dx: number; scale: number; angle: number; contrast: number; brightness: number }): Float32Array {
+  const out = new Float32Array(H * W * C);
+  const pixel = (y: number, x: number, c: number): number =>
+    y < 0 || y >= H || x < 0 || x >= W ? 0 : d.images[((index * H + y) * W + (t.flip ? W - 1 - x : x)) * C + c]! / 255;
+  const [cy, cx] = [(H - 1) / 2, (W - 1) / 2];
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const sy = cy + (Math.cos(t.angle) * (y - cy) + Math.sin(t.angle) * (x - cx)) / t.scale + t.dy;
+      const sx = cx + (-Math.sin(t.angle) * (y - cy) + Math.cos(t.angle) * (x - cx)) / t.scale + t.dx;
+      const [y0, x0] = [Math.floor(sy), Math.floor(sx)];
+      const [fy, fx] = [sy - y0, sx - x0];
+      for (let c = 0; c < C; c++) {
+        const value =
+          pixel(y0, x0, c) * (1 - fy) * (1 - fx) + pixel(y0, x0 + 1, c) * (1 - fy) * fx + pixel(y0 + 1, x0, c) * fy * (1 - fx) + pixel(y0 + 1, x0 + 1, c) * fy * fx;
+        out[(y * W + x) * C + c] = Math.min(1, Math.max(0, (value - 0.5) * t.contrast + 0.5 + t.brightness));
+      }
+    }
+  }
+  return out;
+}
+
+test('augmentBatch: zoom, rotation and lighting follow the documented draws and geometry', () => {
+  const d = dataset(true);
+  const indices = [0, 1, 2, 3, 4, 5, 2, 3];
+  const options = { maxShift: 0.1, maxScale: 0.2, maxRotation: 15, maxLighting: 0.3 };
+  const out = augmentBatch(d, indices, new SeededRandom(7), options);
+  // Replay the draws in their documented order.
+  const replay = new SeededRandom(7);
+  const within = (spread: number) => (2 * replay.float() - 1) * spread;
+  const angles: number[] = [];
+  indices.forEach((index, b) => {
+    const flip = replay.int(2) === 1;
+    const dy = replay.int(3) - 1; // round(0.1 · 10) = 1
+    const dx = replay.int(3) - 1; // round(0.1 · 12) = 1
+    const t = { flip, dy, dx, scale: 1 + within(0.2), angle: (within(15) * Math.PI) / 180, contrast: 1 + within(0.3), brightness: within(0.3) };
+    angles.push(t.angle);
+    const expected = transformed(d, index, t);
+    const image = out.subarray(b * H * W * C, (b + 1) * H * W * C);
+    for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(image[i]! - expected[i]!) < 1e-5, `image ${b}, value ${i}: ${image[i]} against ${expected[i]}`);
+  });
+  assert.ok(angles.some((a) => Math.abs(a) > (5 * Math.PI) / 180), 'no image was rotated by more than 5°');
+});
+
+test('augmentBatch: zooming out leaves a black border, zooming in fills the frame; lighting shifts a flat image evenly', () => {
+  const flat = createDataset({
+    name: 'flat',
+    shape: { height: H, width: W, channels: 1 },
+    classNames: ['a'],
+    labels: new Int32Array(30),
+    images: new Uint8Array(30 * H * W).fill(200),
+    flipInvariant: false,
+    makeSplit: () => ({ description: '', train: new Int32Array(0), evaluation: { queries: new Int32Array(0) } }),
+  });
+  const indices = Array.from({ length: 30 }, (_, i) => i);
+  const zoomed = augmentBatch(flat, indices, new SeededRandom(3), { maxShift: 0, maxScale: 0.4 });
+  let zoomedOut = 0;
+  let black = 0;
+  for (let b = 0; b < 30; b++) {
+    const image = zoomed.subarray(b * H * W, (b + 1) * H * W);
+    const centre = image[Math.floor(H / 2) * W + Math.floor(W / 2)]!;
+    assert.equal(centre, Math.fround(200 / 255));
+    // Zoomed out, the corners sample partly or wholly outside the image, which is black.
+    if (image[0]! < centre - 1e-6) zoomedOut++;
+    else assert.ok(image.every((v) => Math.abs(v - centre) < 1e-6), `image ${b} zoomed in but is not flat`);
+    if (image[0] === 0) black++;
+  }
+  assert.ok(zoomedOut >= 5 && zoomedOut <= 25, `${zoomedOut} of 30 zoomed out`);
+  assert.ok(black >= 1, 'no image zoomed out far enough to show a black corner');
+
+  const lit = augmentBatch(flat, indices, new SeededRandom(4), { maxShift: 0, maxLighting: 0.2 });
+  const levels = new Set<number>();
+  for (let b = 0; b < 30; b++) {
+    const image = lit.subarray(b * H * W, (b + 1) * H * W);
+    assert.ok(image.every((v) => v === image[0]), `image ${b} is not evenly lit`);
+    // (v − ½)·c + ½ + b with c in [0.8, 1.2] and b in [−0.2, 0.2], v = 200/255.
+    const v = 200 / 255;
+    assert.ok(image[0]! >= (v - 0.5) * 0.8 + 0.3 - 1e-6 && image[0]! <= (v - 0.5) * 1.2 + 0.7 + 1e-6, `image ${b}: ${image[0]}`);
+    levels.add(image[0]!);
+  }
+  assert.ok(levels.size > 20, 'lighting barely varies');
+});
+
+test('augmentBatch: zoom, rotation and lighting options are checked', () => {
+  const d = dataset(true);
+  assert.throws(() => augmentBatch(d, [0], new SeededRandom(0), { maxScale: -0.1 }), /maxScale must be >= 0/);
+  assert.throws(() => augmentBatch(d, [0], new SeededRandom(0), { maxRotation: 90 }), /maxRotation must be <= 45/);
+  assert.throws(() => augmentBatch(d, [0], new SeededRandom(0), { maxLighting: Number.NaN }), /maxLighting/);
+});

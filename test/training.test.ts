@@ -13,6 +13,8 @@ import { createModel, embed, loadModel, saveModel } from '../src/models/index.js
 import { evaluateModel, train, type TrainingEvent } from '../src/training/index.js';
 import { decodeNpy } from '../src/index/npy.js';
 import { TripletjsInputError } from '../src/common/errors.js';
+import { TripletMarginLoss } from '../src/losses/index.js';
+import { PKSampler } from '../src/samplers/index.js';
 import './helpers/setup.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -64,6 +66,33 @@ describe('models', () => {
     await rm(join(directory, 'tripletjs.json'));
     await assert.rejects(loadModel(directory), /not a tripletjs model/);
     await assert.rejects(loadModel(join(directory, 'nowhere')), /no model directory/);
+    tf.dispose([model, loaded].flatMap((m) => m.getWeights()));
+    await rm(directory, { recursive: true });
+  });
+  it('an ensemble outputs its members\' unit embeddings side by side, divided by √members, and saves and loads', async () => {
+    const ensemble = {
+      kind: 'ensemble' as const,
+      members: [
+        { network: small, resizeTo: [28, 23] as const },
+        { network: { kind: 'cnn' as const, filters: [4], pooling: 'flatten' as const, embeddingDim: 8 }, resizeTo: [14, 12] as const },
+      ],
+    };
+    const wholeSize = { inputShape: [112, 92, 1] as const };
+    const model = createModel(ensemble, wholeSize, 2);
+    const pixels = toInputs(faces, Int32Array.of(0, 15, 399));
+    const embeddings = embed(model, pixels, 3);
+    assert.equal(embeddings.length, 3 * 24);
+    for (let r = 0; r < 3; r++) {
+      for (const [from, to] of [[0, 16], [16, 24]] as const) {
+        const norm = Math.hypot(...embeddings.subarray(r * 24 + from, r * 24 + to)) * Math.SQRT2;
+        assert.ok(Math.abs(norm - 1) < 1e-5, `row ${r}, member [${from}, ${to}): norm ${norm}`);
+      }
+    }
+    const directory = await temporaryDirectory();
+    await saveModel(model, directory, { config: ensemble, preprocessing: wholeSize, embeddingDim: 24 });
+    const { model: loaded } = await loadModel(directory);
+    assert.deepEqual(embed(loaded, pixels, 3), embeddings);
+    assert.throws(() => createModel({ kind: 'ensemble', members: [ensemble.members[0]!] }, wholeSize, 2), /at least two members/);
     tf.dispose([model, loaded].flatMap((m) => m.getWeights()));
     await rm(directory, { recursive: true });
   });
@@ -135,6 +164,30 @@ describe('training', () => {
     });
   }
 
+  it('an ensemble\'s step minimises the mean of its members\' own losses', async () => {
+    const ensemble = { kind: 'ensemble' as const, members: [{ network: small }, { network: { ...small, hidden: [32], embeddingDim: 8 } }] };
+    const settings = { ...options, model: ensemble, epochs: 1, stepsPerEpoch: 1, augment: false, seed: 3 };
+    const losses: number[] = [];
+    const trained = await train({ ...settings, onEvent: (e) => e.type === 'step' && losses.push(e.loss) });
+    // The loss of the first step, before it changed the weights, computed member by member.
+    const split = faces.split();
+    const sampler = new PKSampler({ labels: Int32Array.from(split.train, (i) => faces.labels[i]!), p: options.p, k: options.k, seed: 3 });
+    const indices = Int32Array.from(sampler.epoch(0)[0]!, (b) => split.train[b]!);
+    const labels = Int32Array.from(indices, (i) => faces.labels[i]!);
+    const model = createModel(ensemble, { inputShape: [112, 92, 1], resizeTo: [28, 23] }, 3);
+    const output = embed(model, toInputs(faces, indices), indices.length);
+    const member = (from: number, to: number) =>
+      tf.tidy(() => {
+        const rows = tf.mul(tf.slice(tf.tensor2d(output, [indices.length, 24]), [0, from], [-1, to - from]), Math.SQRT2) as tf.Tensor2D;
+        return new TripletMarginLoss({ margin: 0.2 }).compute(rows, labels).dataSync()[0]!;
+      });
+    const expected = (member(0, 16) + member(16, 24)) / 2;
+    assert.equal(losses.length, 1);
+    assert.ok(Math.abs(losses[0]! - expected) < 1e-5, `step loss ${losses[0]}, members' mean ${expected}`);
+    assert.ok(member(0, 16) !== member(16, 24));
+    tf.dispose([model, trained.model].flatMap((m) => m.getWeights()));
+  });
+
   it('kill -9 during training loses at most the current epoch; --resume continues', async () => {
     const out = await temporaryDirectory();
     const args = [cli, 'train', '--dataset', 'orl-faces', '--model', 'mlp:64', '--dim', '16', '--resize', '28x23', '--epochs', '200', '--p', '8', '--eval-every', '0', '--out', out];
@@ -165,6 +218,10 @@ describe('command line', () => {
       [['train', '--loss', 'hinge', '--out', join(tmpdir(), 'x')], /--loss must be one of/],
       [['eval', '--model', join(tmpdir(), 'no-such-model')], /no model directory/],
       [['train', '--dataset', 'folder:/no/such/folder', '--out', join(tmpdir(), 'x')], /folder/],
+      [['train', '--model', 'mlp@28x23', '--out', join(tmpdir(), 'x')], /@HxW sizes are for ensemble members/],
+      [['train', '--model', 'mlp:512@28by23+cnn', '--out', join(tmpdir(), 'x')], /'28by23' is not a size/],
+      [['train', '--model', 'mlp+rnn', '--out', join(tmpdir(), 'x')], /unknown model 'rnn'/],
+      [['train', '--rotate', '90', '--epochs', '1', '--out', join(tmpdir(), 'x')], /maxRotation must be <= 45/],
     ];
     for (const [args, message] of cases) {
       const result = run(...args);

@@ -2,13 +2,32 @@ import { require, requireNumber } from '../common/errors.js';
 import type { SeededRandom } from '../common/random.js';
 import type { Dataset } from './dataset.js';
 
-/** Options of {@link augmentBatch}. */
+/** Options of {@link augmentBatch}. Every transformation but the shift is off by default. */
 export interface AugmentOptions {
   /**
-   * Largest shift, as a fraction of the side (default 0.1, at most 0.5): the image is padded with
-   * zeros by `round(maxShift · side)` pixels on each side and cropped back at a random offset.
+   * Largest shift, as a fraction of the side (default 0.1, at most 0.5): a whole number of pixels,
+   * up to `round(maxShift · side)` in each direction, the uncovered border filled with 0.
    */
   maxShift?: number;
+  /** Largest zoom in or out, as a fraction (default 0; 0.1 draws a scale in [0.9, 1.1]), about the centre. */
+  maxScale?: number;
+  /** Largest rotation about the centre, in degrees (default 0, at most 45). */
+  maxRotation?: number;
+  /**
+   * Largest change of brightness and of contrast, as a fraction (default 0): pixel values v in
+   * [0, 1] become `(v − ½)·c + ½ + b`, clamped to [0, 1], with c in [1 − j, 1 + j] and b in [−j, j].
+   */
+  maxLighting?: number;
+}
+
+/** `options` with their defaults filled in; throws a clear error for a value out of range. */
+export function checkAugmentOptions(options: AugmentOptions): Required<AugmentOptions> {
+  return {
+    maxShift: requireNumber('maxShift', options.maxShift ?? 0.1, { min: 0, max: 0.5 }),
+    maxScale: requireNumber('maxScale', options.maxScale ?? 0, { min: 0, max: 0.5 }),
+    maxRotation: requireNumber('maxRotation', options.maxRotation ?? 0, { min: 0, max: 45 }),
+    maxLighting: requireNumber('maxLighting', options.maxLighting ?? 0, { min: 0, max: 1 }),
+  };
 }
 
 /** `value / 255` for every byte, so conversion is one table look-up per pixel. */
@@ -29,11 +48,15 @@ export function toInputs(dataset: Dataset, indices: ArrayLike<number>): Float32A
 }
 
 /**
- * The images at `indices` as model inputs (like {@link toInputs}), each lightly and independently
- * augmented: a mirror image with probability ½ when the dataset is flip-invariant (never
- * otherwise), then a random shift of up to `maxShift` of the side in each direction, the uncovered
- * border filled with 0. Per image, `random` draws the flip (only for flip-invariant datasets), then
- * the vertical and the horizontal offset: the same seed gives the same batch.
+ * The images at `indices` as model inputs (like {@link toInputs}), each augmented independently:
+ * a mirror image with probability ½ when the dataset is flip-invariant (never otherwise), a random
+ * whole-pixel shift of up to `maxShift` of the side, and, when asked, a zoom, a rotation (both about
+ * the image centre, sampled bilinearly) and a change of lighting. Whatever leaves the image is
+ * filled with 0.
+ *
+ * Per image, `random` draws the flip (flip-invariant datasets only), the vertical and the
+ * horizontal offset, then the scale, the angle, the contrast and the brightness of the options that
+ * are on: the same seed gives the same batch, and a run with only shifts draws what it always drew.
  */
 export function augmentBatch(
   dataset: Dataset,
@@ -41,26 +64,46 @@ export function augmentBatch(
   random: SeededRandom,
   options: AugmentOptions = {},
 ): Float32Array {
-  const maxShift = requireNumber('maxShift', options.maxShift ?? 0.1, { min: 0, max: 0.5 });
+  const { maxShift, maxScale, maxRotation, maxLighting } = checkAugmentOptions(options);
   const { height, width, channels } = dataset.shape;
   const pixels = pixelsPerImage(dataset);
   const padY = Math.round(maxShift * height);
   const padX = Math.round(maxShift * width);
+  const between = (spread: number): number => (spread > 0 ? (2 * random.float() - 1) * spread : 0);
   const out = new Float32Array(indices.length * pixels);
   for (let b = 0; b < indices.length; b++) {
-    const from = checkedIndex(dataset, indices[b]!) * pixels;
+    const image = checkedIndex(dataset, indices[b]!) * pixels;
     const flip = dataset.flipInvariant && random.int(2) === 1;
     const dy = random.int(2 * padY + 1) - padY;
     const dx = random.int(2 * padX + 1) - padX;
-    // Output (y, x) shows source (y + dy, x + dx) of the (possibly mirrored) image.
-    const x0 = Math.max(0, -dx);
-    const x1 = Math.min(width, width - dx);
-    for (let y = Math.max(0, -dy); y < Math.min(height, height - dy); y++) {
-      const rowIn = from + (y + dy) * width * channels;
-      const rowOut = b * pixels + y * width * channels;
-      for (let x = x0; x < x1; x++) {
-        const sx = flip ? width - 1 - (x + dx) : x + dx;
-        for (let c = 0; c < channels; c++) out[rowOut + x * channels + c] = UNIT[dataset.images[rowIn + sx * channels + c]!]!;
+    const scale = 1 + between(maxScale);
+    const angle = (between(maxRotation) * Math.PI) / 180;
+    const contrast = 1 + between(maxLighting);
+    const brightness = between(maxLighting);
+    // Output (y, x) shows source (cy, cx) + R(−angle)·((y, x) − centre)/scale + (dy, dx) of the
+    // (possibly mirrored) image. Without zoom or rotation the source is a whole pixel, read exactly.
+    const cos = Math.cos(angle) / scale;
+    const sin = Math.sin(angle) / scale;
+    const centreY = (height - 1) / 2;
+    const centreX = (width - 1) / 2;
+    const sample = (sy: number, sx: number, c: number): number => {
+      if (sy < 0 || sy >= height || sx < 0 || sx >= width) return 0;
+      return UNIT[dataset.images[image + (sy * width + (flip ? width - 1 - sx : sx)) * channels + c]!]!;
+    };
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const sy = centreY + cos * (y - centreY) + sin * (x - centreX) + dy;
+        const sx = centreX - sin * (y - centreY) + cos * (x - centreX) + dx;
+        const y0 = Math.floor(sy);
+        const x0 = Math.floor(sx);
+        const fy = sy - y0;
+        const fx = sx - x0;
+        for (let c = 0; c < channels; c++) {
+          const top = fx === 0 ? sample(y0, x0, c) : sample(y0, x0, c) * (1 - fx) + sample(y0, x0 + 1, c) * fx;
+          const bottom = fy === 0 ? 0 : fx === 0 ? sample(y0 + 1, x0, c) : sample(y0 + 1, x0, c) * (1 - fx) + sample(y0 + 1, x0 + 1, c) * fx;
+          const value = fy === 0 ? top : top * (1 - fy) + bottom * fy;
+          out[b * pixels + (y * width + x) * channels + c] = maxLighting > 0 ? Math.min(1, Math.max(0, (value - 0.5) * contrast + 0.5 + brightness)) : value;
+        }
       }
     }
   }

@@ -1,4 +1,14 @@
-export { createModel, type ModelConfig, type MlpConfig, type CnnConfig, type Preprocessing } from './model-config.js';
+export {
+  createModel,
+  embeddingDimension,
+  memberDimensions,
+  type ModelConfig,
+  type MlpConfig,
+  type CnnConfig,
+  type EnsembleConfig,
+  type EnsembleMember,
+  type Preprocessing,
+} from './model-config.js';
 export { L2Normalize } from './l2-normalize-layer.js';
 export { saveModel, loadModel, MODEL_FILES, type ModelMetadata, type LoadedModel } from './model-files.js';
 export { embed } from './embed.js';

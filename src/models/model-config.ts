@@ -26,8 +26,37 @@ export interface CnnConfig {
   readonly embeddingDim?: number;
 }
 
+/** One network of an {@link EnsembleConfig}, with the image size it sees. */
+export interface EnsembleMember {
+  readonly network: MlpConfig | CnnConfig;
+  /** Size this member resizes its input to (default: the model's input as it is). */
+  readonly resizeTo?: readonly [number, number];
+}
+
+/**
+ * Several networks side by side, each trained with its own loss on the same batches; the embedding
+ * is their L2-normalised embeddings concatenated and divided by √(members), so it is a unit vector
+ * and its squared distances are the members' averaged. Different networks (an MLP on small images
+ * next to a CNN on larger ones) make different mistakes, which the average partly cancels.
+ */
+export interface EnsembleConfig {
+  readonly kind: 'ensemble';
+  readonly members: readonly EnsembleMember[];
+}
+
 /** Which network maps an image to its embedding. */
-export type ModelConfig = MlpConfig | CnnConfig;
+export type ModelConfig = MlpConfig | CnnConfig | EnsembleConfig;
+
+/** Embedding dimension of each independently trained part of `config`: one entry, or one per ensemble member. */
+export function memberDimensions(config: ModelConfig): number[] {
+  const members = config.kind === 'ensemble' ? config.members.map((member) => member.network) : [config];
+  return members.map((network) => requireNumber('embeddingDim', network.embeddingDim ?? 64, { integer: true, min: 1 }));
+}
+
+/** Dimension of the embedding a model built from `config` outputs. */
+export function embeddingDimension(config: ModelConfig): number {
+  return memberDimensions(config).reduce((sum, dims) => sum + dims, 0);
+}
 
 /** How raw 8-bit images become model inputs; stored with the model so that it is applied the same way later. */
 export interface Preprocessing {
@@ -44,45 +73,58 @@ export interface Preprocessing {
  *
  * Weights are initialised from `seed`, so the same seed gives the same network.
  */
-export function createModel(config: ModelConfig, preprocessing: Preprocessing, seed: number): tfl.Sequential {
+export function createModel(config: ModelConfig, preprocessing: Preprocessing, seed: number): tfl.LayersModel {
   const [height, width, channels] = preprocessing.inputShape;
   for (const [name, value] of [['height', height], ['width', width], ['channels', channels]] as const) {
     requireNumber(`input ${name}`, value, { integer: true, min: 1 });
   }
-  const embeddingDim = requireNumber('embeddingDim', config.embeddingDim ?? 64, { integer: true, min: 1 });
   let layer = 0;
   // tfjs treats a seed of 0 as "no seed" (Math.random): derive a non-zero seed per layer.
   const nextSeed = (): number => ((Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(++layer, 0x9e3779b9)) | 0) || 1;
-  const initializer = () => tfl.initializers.heNormal({ seed: nextSeed() });
-  const model = tfl.sequential();
   // The input layer fixes the image size the saved model takes.
-  model.add(tfl.layers.inputLayer({ inputShape: [height, width, channels] }));
-  if (preprocessing.resizeTo) {
-    const [h, w] = preprocessing.resizeTo;
-    model.add(new Resize({ height: requireNumber('resize height', h, { integer: true, min: 1 }), width: requireNumber('resize width', w, { integer: true, min: 1 }) }));
-  }
+  const input = tfl.input({ shape: [height, width, channels] });
+  const images = resized(input, preprocessing.resizeTo);
+  if (config.kind !== 'ensemble') return tfl.model({ inputs: input, outputs: embeddingNetwork(config, images, nextSeed) });
+  require(Array.isArray(config.members) && config.members.length >= 2, 'an ensemble needs at least two members');
+  const embeddings = config.members.map((member) => embeddingNetwork(member.network, resized(images, member.resizeTo), nextSeed));
+  // Unit vectors concatenated have norm √(members): normalising again divides by exactly that.
+  const joined = tfl.layers.concatenate().apply(embeddings) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: new L2Normalize({}).apply(joined) as tfl.SymbolicTensor });
+}
+
+function resized(images: tfl.SymbolicTensor, size: readonly [number, number] | undefined): tfl.SymbolicTensor {
+  if (!size) return images;
+  const [height, width] = size;
+  return new Resize({ height: requireNumber('resize height', height, { integer: true, min: 1 }), width: requireNumber('resize width', width, { integer: true, min: 1 }) }).apply(images) as tfl.SymbolicTensor;
+}
+
+/** An MLP or a CNN from `images` to its L2-normalised embedding. */
+function embeddingNetwork(config: MlpConfig | CnnConfig, images: tfl.SymbolicTensor, nextSeed: () => number): tfl.SymbolicTensor {
+  const embeddingDim = requireNumber('embeddingDim', config.embeddingDim ?? 64, { integer: true, min: 1 });
+  const initializer = () => tfl.initializers.heNormal({ seed: nextSeed() });
+  const layers: tfl.layers.Layer[] = [];
   if (config.kind === 'mlp') {
-    model.add(tfl.layers.flatten());
+    layers.push(tfl.layers.flatten());
     for (const units of config.hidden ?? [256, 128]) {
       requireNumber('hidden layer width', units, { integer: true, min: 1 });
-      model.add(tfl.layers.dense({ units, activation: 'relu', kernelInitializer: initializer() }));
+      layers.push(tfl.layers.dense({ units, activation: 'relu', kernelInitializer: initializer() }));
     }
   } else {
-    require(config.kind === 'cnn', () => `unknown model kind '${(config as { kind: string }).kind}' (expected mlp or cnn)`);
+    require(config.kind === 'cnn', () => `unknown model kind '${(config as { kind: string }).kind}' (expected mlp, cnn or ensemble)`);
     for (const filters of config.filters ?? [32, 64, 128]) {
       requireNumber('CNN filters', filters, { integer: true, min: 1 });
-      model.add(tfl.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: initializer() }));
+      layers.push(tfl.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: initializer() }));
       // Momentum 0.9, not the default 0.99: small datasets take few steps, and the moving statistics
       // used at inference must catch up with the weights within them.
-      model.add(tfl.layers.batchNormalization({ momentum: 0.9 }));
-      model.add(tfl.layers.activation({ activation: 'relu' }));
-      model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+      layers.push(tfl.layers.batchNormalization({ momentum: 0.9 }));
+      layers.push(tfl.layers.activation({ activation: 'relu' }));
+      layers.push(tfl.layers.maxPooling2d({ poolSize: 2 }));
     }
     const pooling = config.pooling ?? 'average';
     require(pooling === 'average' || pooling === 'flatten', `unknown CNN pooling '${pooling}' (expected average or flatten)`);
-    model.add(pooling === 'average' ? tfl.layers.globalAveragePooling2d({}) : tfl.layers.flatten());
+    layers.push(pooling === 'average' ? tfl.layers.globalAveragePooling2d({}) : tfl.layers.flatten());
   }
-  model.add(tfl.layers.dense({ units: embeddingDim, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }) }));
-  model.add(new L2Normalize({}));
-  return model;
+  layers.push(tfl.layers.dense({ units: embeddingDim, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }) }));
+  layers.push(new L2Normalize({}));
+  return layers.reduce((tensor, next) => next.apply(tensor) as tfl.SymbolicTensor, images);
 }

@@ -52,7 +52,7 @@ export async function saveModel(
  */
 export async function loadModel(directory: string): Promise<LoadedModel> {
   const isDirectory = await stat(directory).then((s) => s.isDirectory(), () => false);
-  require(isDirectory, `no model directory at ${directory} (train one with: triplet train --out ${directory})`);
+  require(isDirectory, `no model directory at ${directory} (triplet train --out DIR saves one to DIR/model)`);
   const metadataPath = join(directory, MODEL_FILES.metadata);
   const metadata = await readJson<ModelMetadata>(metadataPath, `${directory} is not a tripletjs model: ${MODEL_FILES.metadata} is missing (was it saved by another tool?)`);
   checkMetadata(metadata, metadataPath);

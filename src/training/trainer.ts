@@ -4,8 +4,8 @@ import { tf, type tfl } from '../tf.js';
 import { require, requireNumber, TripletjsInputError } from '../common/errors.js';
 import { SeededRandom } from '../common/random.js';
 import type { Dataset } from '../data/dataset.js';
-import { augmentBatch, toInputs } from '../data/augment.js';
-import { createModel, type ModelConfig, type Preprocessing } from '../models/model-config.js';
+import { augmentBatch, checkAugmentOptions, toInputs, type AugmentOptions } from '../data/augment.js';
+import { createModel, embeddingDimension, memberDimensions, type ModelConfig, type Preprocessing } from '../models/model-config.js';
 import { saveModel, type ModelMetadata } from '../models/model-files.js';
 import { PKSampler } from '../samplers/pk-sampler.js';
 import { readLatestCheckpoint, writeCheckpoint, type TrainingState } from './checkpoints.js';
@@ -45,8 +45,11 @@ export interface TrainOptions {
   readonly seed?: number;
   /** Evaluate on the held-out split every N epochs (default 5; the last epoch always). */
   readonly evalEvery?: number;
-  /** Light seeded augmentation: shifts, and flips for flip-invariant data (default true). */
-  readonly augment?: boolean;
+  /**
+   * Seeded augmentation of the training images (default true): `true` is shifts of up to 10% of
+   * the side and flips for flip-invariant data; options add zoom, rotation and lighting; `false` is none.
+   */
+  readonly augment?: boolean | AugmentOptions;
   /** Stop when MAP@R has not improved for this many evaluations (default: never). */
   readonly earlyStopPatience?: number;
   /** At most this many steps per epoch (default: the sampler's full epoch). */
@@ -93,6 +96,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const trainLabels = Int32Array.from(split.train, (i) => dataset.labels[i]!);
   const sampler = new PKSampler({ labels: trainLabels, p: settings.p, k: settings.k, seed });
   const stepsPerEpoch = Math.min(sampler.batchesPerEpoch, settings.stepsPerEpoch ?? Infinity);
+  const members = memberDimensions(settings.model);
   const preprocessing: Preprocessing = {
     inputShape: [dataset.shape.height, dataset.shape.width, dataset.shape.channels],
     ...(options.resizeTo ? { resizeTo: options.resizeTo } : {}),
@@ -102,7 +106,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const metadata = {
     config: settings.model,
     preprocessing,
-    embeddingDim: settings.model.embeddingDim ?? 64,
+    embeddingDim: embeddingDimension(settings.model),
     dataset: { name: dataset.name, classNames: dataset.classNames, split: split.description },
     training: trainingRecord(settings, options.fold),
   };
@@ -154,7 +158,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const stepStarted = performance.now();
         const indices = Int32Array.from(batches[step]!, (b) => split.train[b]!);
         const labels = Int32Array.from(indices, (i) => dataset.labels[i]!);
-        const pixels = settings.augment ? augmentBatch(dataset, indices, random) : toInputs(dataset, indices);
+        const pixels = settings.augment === false ? toInputs(dataset, indices) : augmentBatch(dataset, indices, random, settings.augment === true ? {} : settings.augment);
         let tuples = 0;
         let active = 0;
         let valid = 0;
@@ -164,11 +168,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             const inputs = tf.tensor4d(pixels, [indices.length, height, width, channels]);
             const cost = optimizer.minimize(() => {
               const embeddings = model!.apply(inputs, { training: true }) as tf.Tensor2D;
-              const output = loss.computeDetailed(embeddings, labels, miner);
-              tuples = output.tupleCount;
-              active = output.activeCount;
-              valid = output.validCount;
-              return output.loss;
+              // An ensemble's members each learn from their own loss; the step minimises their mean.
+              const outputs = members.length === 1 ? [embeddings] : memberEmbeddings(embeddings, members);
+              const values = outputs.map((part) => {
+                const output = loss.computeDetailed(part, labels, miner);
+                tuples += output.tupleCount;
+                active += output.activeCount;
+                valid += output.validCount;
+                return output.loss;
+              });
+              return values.length === 1 ? values[0]! : tf.div(tf.addN(values), values.length);
             }, true);
             return cost!.dataSync()[0]!;
           });
@@ -237,6 +246,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
+/**
+ * The members' own unit embeddings inside an ensemble's output, which holds them side by side,
+ * each divided by √(members).
+ */
+function memberEmbeddings(embeddings: tf.Tensor2D, dimensions: number[]): tf.Tensor2D[] {
+  return tf.split(embeddings, dimensions, 1).map((part) => tf.mul(part, Math.sqrt(dimensions.length)));
+}
+
 type Settings = Required<Omit<TrainOptions, 'fold' | 'resizeTo' | 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir' | 'resume' | 'onEvent'>> &
   Pick<TrainOptions, 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir'>;
 
@@ -259,7 +276,7 @@ function resolve(options: TrainOptions): Settings {
     schedule: options.schedule ?? 'cosine',
     seed: requireNumber('seed', options.seed ?? 0, { integer: true }),
     evalEvery: requireNumber('evalEvery', options.evalEvery ?? 5, { integer: true, min: 0 }),
-    augment: options.augment ?? true,
+    augment: typeof options.augment === 'object' ? checkAugmentOptions(options.augment) : (options.augment ?? true),
     earlyStopPatience: options.earlyStopPatience,
     stepsPerEpoch: options.stepsPerEpoch,
     outDir: options.outDir,
