@@ -81,7 +81,8 @@ export function augmentBatch(
     const contrast = 1 + between(maxLighting);
     const brightness = between(maxLighting);
     // Output (y, x) shows source (cy, cx) + R(−angle)·((y, x) − centre)/scale + (dy, dx) of the
-    // (possibly mirrored) image. Without zoom or rotation the source is a whole pixel, read exactly.
+    // (possibly mirrored) image. Without zoom or rotation the source is a whole pixel, and the
+    // bilinear weights 1 and 0 read it exactly.
     const cos = Math.cos(angle) / scale;
     const sin = Math.sin(angle) / scale;
     const centreY = (height - 1) / 2;
@@ -99,9 +100,9 @@ export function augmentBatch(
         const fy = sy - y0;
         const fx = sx - x0;
         for (let c = 0; c < channels; c++) {
-          const top = fx === 0 ? sample(y0, x0, c) : sample(y0, x0, c) * (1 - fx) + sample(y0, x0 + 1, c) * fx;
-          const bottom = fy === 0 ? 0 : fx === 0 ? sample(y0 + 1, x0, c) : sample(y0 + 1, x0, c) * (1 - fx) + sample(y0 + 1, x0 + 1, c) * fx;
-          const value = fy === 0 ? top : top * (1 - fy) + bottom * fy;
+          const top = sample(y0, x0, c) * (1 - fx) + sample(y0, x0 + 1, c) * fx;
+          const bottom = sample(y0 + 1, x0, c) * (1 - fx) + sample(y0 + 1, x0 + 1, c) * fx;
+          const value = top * (1 - fy) + bottom * fy;
           out[b * pixels + (y * width + x) * channels + c] = maxLighting > 0 ? Math.min(1, Math.max(0, (value - 0.5) * contrast + 0.5 + brightness)) : value;
         }
       }
