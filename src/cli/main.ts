@@ -9,6 +9,7 @@ import { loadDataset, DATASET_NAMES } from '../data/registry.js';
 import { decodeImage, withChannels } from '../data/image-file.js';
 import { resizeImage } from '../data/resize.js';
 import type { Dataset } from '../data/dataset.js';
+import { checkAugmentOptions } from '../data/augment.js';
 import { embed } from '../models/embed.js';
 import { loadModel } from '../models/model-files.js';
 import type { CnnConfig, MlpConfig, ModelConfig } from '../models/model-config.js';
@@ -115,6 +116,9 @@ interface TrainFlags {
 
 /** Trains, then prints the held-out metrics of raw pixels and of the learned embedding. */
 async function runTraining(flags: TrainFlags, title: string): Promise<void> {
+  // Arguments are checked before the data loads, so that a typo fails at once.
+  const model = modelConfig(flags.model, flags.dim, flags.pooling);
+  const augment = flags.augment && checkAugmentOptions({ maxShift: flags.shift, maxScale: flags.zoom, maxRotation: flags.rotate, maxLighting: flags.lighting });
   await start();
   const dataset = await loadDataset(flags.dataset);
   const split = dataset.split(flags.fold);
@@ -124,7 +128,7 @@ async function runTraining(flags: TrainFlags, title: string): Promise<void> {
   const options: TrainOptions = {
     dataset,
     fold: flags.fold,
-    model: modelConfig(flags.model, flags.dim, flags.pooling),
+    model,
     ...(flags.resize ? { resizeTo: flags.resize } : {}),
     loss: flags.loss,
     miner: flags.miner,
@@ -137,7 +141,7 @@ async function runTraining(flags: TrainFlags, title: string): Promise<void> {
     schedule: flags.schedule,
     seed: flags.seed,
     evalEvery: flags.evalEvery,
-    augment: flags.augment && { maxShift: flags.shift, maxScale: flags.zoom, maxRotation: flags.rotate, maxLighting: flags.lighting },
+    augment,
     earlyStopPatience: flags.patience,
     outDir: flags.out,
     resume: flags.resume,
