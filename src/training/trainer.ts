@@ -158,7 +158,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const stepStarted = performance.now();
         const indices = Int32Array.from(batches[step]!, (b) => split.train[b]!);
         const labels = Int32Array.from(indices, (i) => dataset.labels[i]!);
-        const pixels = settings.augment === false ? toInputs(dataset, indices) : augmentBatch(dataset, indices, random, settings.augment === true ? {} : settings.augment);
+        const pixels = settings.augment === false ? toInputs(dataset, indices) : augmentBatch(dataset, indices, random, settings.augment);
         let tuples = 0;
         let active = 0;
         let valid = 0;
@@ -254,7 +254,10 @@ function memberEmbeddings(embeddings: tf.Tensor2D, dimensions: number[]): tf.Ten
   return tf.split(embeddings, dimensions, 1).map((part) => tf.mul(part, Math.sqrt(dimensions.length)));
 }
 
-type Settings = Required<Omit<TrainOptions, 'fold' | 'resizeTo' | 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir' | 'resume' | 'onEvent'>> &
+type Settings = Required<Omit<TrainOptions, 'fold' | 'resizeTo' | 'augment' | 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir' | 'resume' | 'onEvent'>> & {
+  /** Off, or every option filled in. */
+  readonly augment: false | Required<AugmentOptions>;
+} &
   Pick<TrainOptions, 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir'>;
 
 function resolve(options: TrainOptions): Settings {
@@ -276,7 +279,7 @@ function resolve(options: TrainOptions): Settings {
     schedule: options.schedule ?? 'cosine',
     seed: requireNumber('seed', options.seed ?? 0, { integer: true }),
     evalEvery: requireNumber('evalEvery', options.evalEvery ?? 5, { integer: true, min: 0 }),
-    augment: typeof options.augment === 'object' ? checkAugmentOptions(options.augment) : (options.augment ?? true),
+    augment: options.augment === false ? false : checkAugmentOptions(typeof options.augment === 'object' ? options.augment : {}),
     earlyStopPatience: options.earlyStopPatience,
     stepsPerEpoch: options.stepsPerEpoch,
     outDir: options.outDir,
