@@ -7,7 +7,8 @@
       "sources": ["tripletjs_native.cc", "metric_kernels.cc", "dnnl_conv.cc"],
       "defines": ["NAPI_VERSION=8"],
       # oneDNN's convolutions when Debian libdnnl-dev is installed; im2col + OpenBLAS without it.
-      "variables": {"has_dnnl": "<!(test -f /usr/include/oneapi/dnnl/dnnl.hpp && echo 1 || echo 0)"},
+      # build.mjs detects it and passes -Dhas_dnnl (it reconfigures when the detection changes).
+      "variables": {"has_dnnl%": 0},
       "conditions": [["has_dnnl==1", {"defines": ["TRIPLETJS_DNNL"], "libraries": ["-ldnnl", "-lgomp"]}]],
       # No fused multiply-adds: the metric kernels repeat JavaScript's float64 arithmetic exactly.
       # No errno from sqrt and pow (never read), so that loops over them vectorise.

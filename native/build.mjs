@@ -7,7 +7,7 @@
 // else on PATH). Node's headers come from npm's nodedir setting, else from the running node's
 // own prefix, so that nothing is downloaded. `make` makes repeated builds incremental.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,8 +32,8 @@ if (process.env.npm_config_nodedir === undefined && existsSync(join(prefix, 'inc
 }
 
 // Output is shown only when a step fails: an up-to-date build prints nothing.
-function run(step) {
-  const result = spawnSync(command[0], [...command.slice(1), step, ...args], { cwd: here, encoding: 'utf8' });
+function run(step, extra = []) {
+  const result = spawnSync(command[0], [...command.slice(1), step, ...args, ...extra], { cwd: here, encoding: 'utf8' });
   if (result.error !== undefined) skip(`cannot run node-gyp: ${result.error.message}`);
   if (result.status !== 0) {
     // An addon left from an earlier build would hide the failure: remove it.
@@ -45,8 +45,20 @@ function run(step) {
   }
 }
 
-if (!existsSync(join(here, 'build', 'Makefile'))) {
-  console.log('tripletjs: building the native kernels (node-gyp, OpenBLAS)');
-  run('configure');
+// What the system offers decides what the addon is built with, so a configuration made before
+// OpenBLAS or oneDNN was installed must not outlive the install: the detected libraries are
+// stamped beside the Makefile, and any change starts the build over.
+const compiler = process.env.CXX || 'g++';
+const hasHeader = (header) =>
+  spawnSync(compiler, ['-E', '-x', 'c++', '-', '-o', '/dev/null'], { input: `#include <${header}>\n`, encoding: 'utf8' }).status === 0;
+const detected = JSON.stringify({ openblas: hasHeader('cblas.h'), dnnl: hasHeader('oneapi/dnnl/dnnl.hpp') });
+const stamp = join(here, 'build', 'detected.json');
+const previous = existsSync(stamp) ? readFileSync(stamp, 'utf8') : undefined;
+if (!existsSync(join(here, 'build', 'Makefile')) || previous !== detected) {
+  if (previous !== undefined) console.log(`tripletjs: the system's libraries changed (${previous} → ${detected}); rebuilding the native kernels`);
+  else console.log('tripletjs: building the native kernels (node-gyp, OpenBLAS)');
+  rmSync(join(here, 'build'), { recursive: true, force: true });
+  run('configure', ['--', `-Dhas_dnnl=${JSON.parse(detected).dnnl ? 1 : 0}`]);
+  writeFileSync(stamp, detected);
 }
 run('build');
