@@ -69,8 +69,7 @@ export async function loadModelFromUrl(url: string | URL): Promise<LoadedModel> 
   }
   require(artifacts.modelTopology !== undefined, `${modelUrl.href} is not a TensorFlow.js layers model`);
   const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-  const model = await deserialiseModel({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs ?? [], weightData }, metadata, modelUrl.href);
-  return { model, metadata };
+  return deserialiseModel({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs ?? [], weightData }, metadata, modelUrl.href);
 }
 
 async function fetchJson<T>(url: URL, missing: string): Promise<T> {

@@ -19,7 +19,7 @@ function dataset(flipInvariant: boolean): Dataset {
     labels: Int32Array.from({ length: size }, (_, i) => i % 2),
     images,
     flipInvariant,
-    makeSplit: () => ({ description: '', train: new Int32Array(0), evaluation: { queries: new Int32Array(0) } }),
+    makeSplit: () => ({ description: '', protocol: 'unseen-classes', train: new Int32Array(0), test: { queries: new Int32Array(0) } }),
   });
 }
 
@@ -165,7 +165,7 @@ test('augmentBatch: zooming out leaves a black border, zooming in fills the fram
     labels: new Int32Array(30),
     images: new Uint8Array(30 * H * W).fill(200),
     flipInvariant: false,
-    makeSplit: () => ({ description: '', train: new Int32Array(0), evaluation: { queries: new Int32Array(0) } }),
+    makeSplit: () => ({ description: '', protocol: 'unseen-classes', train: new Int32Array(0), test: { queries: new Int32Array(0) } }),
   });
   const indices = Array.from({ length: 30 }, (_, i) => i);
   const zoomed = augmentBatch(flat, indices, new SeededRandom(3), { maxShift: 0, maxScale: 0.4 });

@@ -177,30 +177,41 @@ test('folder: a class with a single image loads and is reported in warnings', as
   assert.match(dataset.warnings![0]!, /class 'b' has a single image .*b\/only\.pgm/);
 });
 
-test('folder splits: unseen classes (last quarter) by default, or 20% of each class held out with a seed', async () => {
+test('folder splits: unseen classes (last quarter; a seeded fifth of the rest validates) by default, or 20% of each class tested and 10% validated', async () => {
   const files: Record<string, Buffer> = {};
   for (const c of ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7']) {
     for (let i = 0; i < 10; i++) files[`${c}/${i}.pgm`] = pgm(2, 2, () => i);
   }
   const root = folder(files);
   const unseen = (await loadFolder(root)).split();
-  assert.deepEqual(Array.from(unseen.train), Array.from({ length: 60 }, (_, i) => i));
-  assert.deepEqual(Array.from(unseen.evaluation.queries), Array.from({ length: 20 }, (_, i) => 60 + i));
-  assert.equal(unseen.evaluation.references, undefined);
-  assert.match(unseen.description, /2 unseen classes \('c6'…'c7'/);
+  // 8 classes: the last 2 test; of the other 6, max(2, round(20%)) = 2 drawn with the seed validate.
+  assert.deepEqual(Array.from(unseen.test.queries), Array.from({ length: 20 }, (_, i) => 60 + i));
+  assert.equal(unseen.test.references, undefined);
+  const validationClasses = [...new Set(Array.from(unseen.validation!.queries, (q) => Math.floor(q / 10)))];
+  assert.equal(validationClasses.length, 2);
+  assert.ok(validationClasses.every((c) => c < 6));
+  assert.equal(unseen.validation!.queries.length, 20);
+  assert.deepEqual(Array.from(unseen.train), Array.from({ length: 60 }, (_, i) => i).filter((i) => !validationClasses.includes(Math.floor(i / 10))));
+  assert.match(unseen.description, /train on 4 classes, validate on 2 .*test on the 2 unseen classes \('c6', 'c7'/);
+  const fewer = (await loadFolder(folder({ 'a/1.pgm': pgm(2, 2, () => 0), 'a/2.pgm': pgm(2, 2, () => 1), 'b/1.pgm': pgm(2, 2, () => 2), 'b/2.pgm': pgm(2, 2, () => 3) }))).split();
+  assert.equal(fewer.validation, undefined, 'no validation when fewer than 4 classes remain to train');
+  assert.match(fewer.description, /no validation/);
 
   const heldOut = (await loadFolder(root, { split: 'held-out', seed: 7 })).split();
-  assert.equal(heldOut.evaluation.queries.length, 16);
-  assert.equal(heldOut.train.length, 64);
-  assert.deepEqual(heldOut.evaluation.references, heldOut.train);
+  // Per class of 10: 2 test, then 1 of the 8 left validates, 7 train.
+  assert.equal(heldOut.test.queries.length, 16);
+  assert.equal(heldOut.validation!.queries.length, 8);
+  assert.equal(heldOut.train.length, 56);
+  assert.deepEqual(heldOut.test.references, heldOut.train);
+  assert.deepEqual(heldOut.validation!.references, heldOut.train);
   const perClass = new Int32Array(8);
-  for (const q of heldOut.evaluation.queries) perClass[Math.floor(q / 10)]!++;
+  for (const q of heldOut.test.queries) perClass[Math.floor(q / 10)]!++;
   assert.deepEqual(Array.from(perClass), [2, 2, 2, 2, 2, 2, 2, 2]);
-  assert.ok(new Set([...heldOut.train, ...heldOut.evaluation.queries]).size === 80);
+  assert.ok(new Set([...heldOut.train, ...heldOut.test.queries, ...heldOut.validation!.queries]).size === 80);
   const again = (await loadFolder(root, { split: 'held-out', seed: 7 })).split();
   assert.deepEqual(again, heldOut);
   const other = (await loadFolder(root, { split: 'held-out', seed: 8 })).split();
-  assert.notDeepEqual(other.evaluation.queries, heldOut.evaluation.queries);
+  assert.notDeepEqual(other.test.queries, heldOut.test.queries);
 
   const single = folder({ 'only/1.pgm': pgm(2, 2, () => 0), 'only/2.pgm': pgm(2, 2, () => 0) });
   await assertInputError(() => loadFolder(single), /needs at least 2 classes/, /held-out/);

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { TripletjsInputError } from '../src/common/errors.js';
-import { decodeIdx, decodePgm, loadDataset, loadFashionMnist, type Dataset } from '../src/data/index.js';
+import { decodeIdx, decodePgm, loadDataset, loadFashionMnist, type Dataset, type DatasetSplit } from '../src/data/index.js';
 
 const require = createRequire(import.meta.url);
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -71,29 +71,59 @@ test('orl-faces: pixels equal the raster bytes of the PGM file (its last 92·112
   }
 });
 
-test('orl-faces: the default split trains on s1–s30 and tests leave-one-out on the unseen s31–s40', async () => {
+/**
+ * Checks what every split promises: train, validation and test share no image; every image is in
+ * one of them (or none, for images a held-out split references only); under unseen-classes they
+ * share no class; references are the training images.
+ */
+function assertThreeWay(dataset: Dataset, split: DatasetSplit): void {
+  const parts = [split.train, split.validation?.queries ?? new Int32Array(0), split.test.queries];
+  const all = new Set<number>();
+  for (const part of parts) for (const i of part) {
+    assert.ok(!all.has(i), `image ${i} is in two parts`);
+    all.add(i);
+  }
+  assert.equal(all.size, dataset.size, 'every image is in one part');
+  for (const part of parts) assert.deepEqual([...part], [...part].sort((a, b) => a - b), 'ascending');
+  if (split.protocol === 'unseen-classes') {
+    const [train, validation, test] = parts.map((part) => classesOf(dataset, part));
+    for (const c of test!) assert.ok(!train!.has(c) && !validation!.has(c), `test class ${c} is trained or validated on`);
+    for (const c of validation!) assert.ok(!train!.has(c), `validation class ${c} is trained on`);
+    assert.equal(split.test.references, undefined);
+    assert.equal(split.validation?.references, undefined);
+  } else {
+    assert.deepEqual(split.test.references, split.train);
+    if (split.validation) assert.deepEqual(split.validation.references, split.train);
+  }
+}
+
+test('orl-faces: the default split tests leave-one-out on the unseen s31–s40, validates on 5 of s1–s30 and trains on the other 25', async () => {
   const orl = await loadDataset('orl-faces');
   const split = orl.split();
-  assert.equal(split.train.length, 300);
-  assert.equal(split.evaluation.queries.length, 100);
-  assert.equal(split.evaluation.references, undefined);
-  assert.deepEqual([...classesOf(orl, split.evaluation.queries)], Array.from({ length: 10 }, (_, i) => `s${31 + i}`));
-  assert.deepEqual([...classesOf(orl, split.train)], Array.from({ length: 30 }, (_, i) => `s${1 + i}`));
-  assert.match(split.description, /s1–s30.*s31–s40/);
-  assert.deepEqual(orl.split(3), split);
+  assertThreeWay(orl, split);
+  assert.equal(split.protocol, 'unseen-classes');
+  assert.deepEqual([split.train.length, split.validation!.queries.length, split.test.queries.length], [250, 50, 100]);
+  assert.deepEqual([...classesOf(orl, split.test.queries)], Array.from({ length: 10 }, (_, i) => `s${31 + i}`));
+  const validation = [...classesOf(orl, split.validation!.queries)];
+  assert.equal(validation.length, 5);
+  assert.ok(validation.every((name) => Number(name.slice(1)) <= 30), validation.join(' '));
+  assert.match(split.description, new RegExp(`train on 25 people, validate on ${validation.join(', ')}, test on the unseen s31–s40`));
+  assert.deepEqual(orl.split(3), split, 'a property of the dataset: the same every time');
 });
 
-test('orl-faces: fold f holds out people 10f+1…10f+10; other folds are errors', async () => {
+test('orl-faces: fold f tests on people 10f+1…10f+10 and validates on 5 others; other folds are errors', async () => {
   const orl = await loadDataset('orl-faces');
+  const validations = new Set<string>();
   for (let fold = 0; fold < 4; fold++) {
     const split = orl.split(fold);
+    assertThreeWay(orl, split);
     const heldOut = Array.from({ length: 10 }, (_, i) => `s${10 * fold + i + 1}`);
-    assert.deepEqual([...classesOf(orl, split.evaluation.queries)], heldOut, `fold ${fold}`);
-    const train = classesOf(orl, split.train);
-    assert.equal(train.size, 30);
-    for (const person of heldOut) assert.ok(!train.has(person), `fold ${fold}: ${person} is trained on`);
+    assert.deepEqual([...classesOf(orl, split.test.queries)], heldOut, `fold ${fold}`);
+    assert.equal(classesOf(orl, split.train).size, 25);
+    validations.add([...classesOf(orl, split.validation!.queries)].join(' '));
   }
-  assert.match(orl.split(1).description, /train on s1–s10 and s21–s40, test on the unseen s11–s20/);
+  assert.equal(validations.size, 4, 'each fold draws its own validation people');
+  assert.match(orl.split(1).description, /test on the unseen s11–s20/);
   await assertInputError(() => orl.split(4), /fold/, /<= 3/);
   await assertInputError(() => orl.split(-1), /fold/);
   await assertInputError(() => orl.split(1.5), /integer/);
@@ -148,11 +178,20 @@ test('mnist: 60,000 + 10,000 digits; labels and pixels match the IDX files', asy
     new Uint8Array(testImages.subarray(16 + j * 784, 16 + (j + 1) * 784)),
   );
   const split = mnist.split();
-  assert.equal(split.train.length, 60000);
-  assert.equal(split.evaluation.queries.length, 10000);
-  assert.equal(split.evaluation.references!.length, 60000);
-  assert.equal(split.evaluation.queries[0], 60000);
-  assert.equal(split.evaluation.references![59999], 59999);
+  assertThreeWay(mnist, split);
+  assert.equal(split.protocol, 'held-out');
+  assert.equal(split.test.queries.length, 10000);
+  assert.equal(split.test.queries[0], 60000);
+  // A twelfth of each class's training digits validates: about 5,000 of the 60,000.
+  const validation = split.validation!.queries;
+  assert.ok(validation.every((i) => i < 60000) && split.train.every((i) => i < 60000));
+  assert.equal(split.train.length + validation.length, 60000);
+  for (let digit = 0; digit < 10; digit++) {
+    const inClass = mnist.labels.subarray(0, 60000).filter((l) => l === digit).length;
+    const held = validation.filter((i) => mnist.labels[i] === digit).length;
+    assert.equal(held, Math.round(inClass / 12), `digit ${digit}`);
+  }
+  assert.deepEqual(mnist.split().validation, split.validation, 'seeded: the same every time');
   await assertInputError(() => mnist.split(1), /fold/);
 });
 
@@ -171,7 +210,9 @@ test('fashion-mnist: sizes, class names, first labels and pixels match the gzipp
   const testImages = gunzipSync(readFileSync(join(FASHION, 't10k-images-idx3-ubyte.gz')));
   assert.deepEqual(fashion.images.subarray(60000 * 784, 60001 * 784), new Uint8Array(testImages.subarray(16, 16 + 784)));
   const split = fashion.split();
-  assert.deepEqual([split.train.length, split.evaluation.queries.length, split.evaluation.references!.length], [60000, 10000, 60000]);
+  assertThreeWay(fashion, split);
+  assert.equal(split.train.length + split.validation!.queries.length, 60000);
+  assert.equal(split.test.queries.length, 10000);
 });
 
 test('fashion-mnist: a missing folder says which package to install', async () => {
@@ -206,15 +247,15 @@ test('quickdraw: 345 classes × 100 pre-rasterised 28×28 sketches; unseen split
   assert.deepEqual(quickdraw.images.subarray(index * 784, (index + 1) * 784), expected);
 
   const split = quickdraw.split();
-  const unseen = new Set(Array.from(split.evaluation.queries, (i) => quickdraw.labels[i]!));
+  assertThreeWay(quickdraw, split);
+  const unseen = new Set(Array.from(split.test.queries, (i) => quickdraw.labels[i]!));
   const seen = new Set(Array.from(split.train, (i) => quickdraw.labels[i]!));
+  const validation = new Set(Array.from(split.validation!.queries, (i) => quickdraw.labels[i]!));
   assert.equal(unseen.size, 172);
-  assert.equal(seen.size, 173);
+  assert.deepEqual([seen.size, validation.size], [156, 17], 'a tenth of the 173 even-position classes validate');
   assert.ok([...unseen].every((label) => label % 2 === 1));
-  assert.ok([...seen].every((label) => label % 2 === 0));
-  assert.equal(split.evaluation.queries.length, 17200);
-  assert.equal(split.train.length, 17300);
-  assert.equal(split.evaluation.references, undefined);
+  assert.ok([...seen, ...validation].every((label) => label % 2 === 0));
+  assert.equal(split.test.queries.length, 17200);
 });
 
 test('registry: an unknown name lists the valid ones; built-ins take no options; datasets are decoded once', async () => {

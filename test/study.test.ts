@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { classSpread, COLLAPSE_DISTANCE, readFinishedRun, runFile, runStudy, type RunRecord, type StudyResult, type TrainRunConfig } from '../src/study/index.js';
+import { chooseLearningRate, classSpread, minerOf, COLLAPSE_DISTANCE, readFinishedRun, runFile, runStudy, SELECTION_SEED, type RunRecord, type StudyResult, type TrainRunConfig } from '../src/study/index.js';
 import { closeTo, labelLayouts, randomMatrix } from './helpers/setup.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -76,13 +76,26 @@ describe('class spread', () => {
   });
 });
 
+describe('learning-rate choice', () => {
+  const run = (learningRate: number, status: RunRecord['status'], mapAtR?: number): RunRecord =>
+    ({ config: { kind: 'train', purpose: 'select', learningRate }, status, ...(mapAtR !== undefined ? { validation: { mapAtR } } : {}) }) as unknown as RunRecord;
+
+  it('takes the best validation MAP@R, ties to the lower rate, a collapsed run only when nothing else trained', () => {
+    assert.equal(chooseLearningRate([run(1e-3, 'ok', 0.5), run(1e-4, 'ok', 0.7), run(3e-3, 'ok', 0.6)]), 1e-4);
+    assert.equal(chooseLearningRate([run(3e-3, 'ok', 0.7), run(1e-3, 'ok', 0.7)]), 1e-3);
+    assert.equal(chooseLearningRate([run(1e-3, 'collapsed', 0.9), run(1e-4, 'ok', 0.2)]), 1e-4);
+    assert.equal(chooseLearningRate([run(1e-3, 'collapsed', 0.5), run(1e-4, 'collapsed', 0.4), run(3e-4, 'diverged')]), 1e-3);
+    assert.equal(chooseLearningRate([run(1e-3, 'diverged'), run(1e-4, 'diverged')]), 1e-4);
+  });
+});
+
 describe('triplet study, end to end on ORL faces', () => {
   const cells = [
     { loss: 'triplet', sampling: 'semi-hard' },
     { loss: 'contrastive', sampling: 'random' },
     { loss: 'triplet-soft', sampling: 'batch-all' },
   ] as const;
-  const options = { datasets: ['orl-faces'], cells, seeds: 2, budget: { epochs: 2 } };
+  const options = { datasets: ['orl-faces'], cells, seeds: 2, budget: { epochs: 2, learningRates: [1e-3, 3e-3] } };
   let outDir: string;
   let first: StudyResult;
 
@@ -92,22 +105,36 @@ describe('triplet study, end to end on ORL faces', () => {
   });
 
   it('writes runs.json, report.md, chart.svg and chart.png', async () => {
-    assert.equal(first.executed, 7);
+    // The raw-pixel floor, 3 cells × 2 rates to choose from, then 3 cells × 2 seeds at the chosen rates.
+    assert.equal(first.executed, 13);
     const { rawPixels, runs } = await readRuns(outDir);
     assert.equal(rawPixels.length, 1);
-    assert.equal(runs.length, 6);
+    assert.equal(runs.length, 12);
+    const selection = runs.filter((r) => (r.config as TrainRunConfig).purpose === 'select');
+    const finals = runs.filter((r) => (r.config as TrainRunConfig).purpose === 'final');
     for (const run of runs) {
       const config = run.config as TrainRunConfig;
       assert.equal(run.status, 'ok', `${config.loss}/${config.sampling} seed ${config.seed}`);
-      // The same budget in every cell: 2 epochs of 9 batches of 10 × 4.
-      assert.equal(run.examplesSeen, 2 * 9 * 40);
-      assert.ok(run.evaluation!.mapAtR > 0 && run.evaluation!.mapAtR <= 1);
+      // The same budget in every cell: 2 epochs of the 25 training people's batches of 10 × 4.
+      assert.equal(run.examplesSeen, 2 * 7 * 40);
+      assert.ok(run.validation!.mapAtR > 0 && run.validation!.mapAtR <= 1);
       assert.ok(run.spread!.spread > 0 && run.spread!.spread < 1);
       assert.ok(run.seconds > 0);
     }
-    assert.deepEqual(runs.map((r) => [(r.config as TrainRunConfig).seed, (r.config as TrainRunConfig).miner]), [
+    assert.ok(selection.every((r) => r.test === undefined && r.config.kind === 'train' && r.config.seed === SELECTION_SEED), 'choosing runs never see the test');
+    assert.ok(finals.every((r) => r.test!.mapAtR > 0));
+    assert.deepEqual(finals.map((r) => [(r.config as TrainRunConfig).seed, (r.config as TrainRunConfig).miner]), [
       [0, 'semi-hard'], [0, 'random'], [0, 'all'], [1, 'semi-hard'], [1, 'random'], [1, 'all'],
     ]);
+    // Each cell's seeds train at the rate of its best validation run.
+    for (const { loss, sampling } of cells) {
+      const tried = selection.filter((r) => r.config.kind === 'train' && r.config.loss === loss && r.config.sampling === sampling);
+      assert.equal(tried.length, 2);
+      const best = tried.reduce((a, b) => (b.validation!.mapAtR > a.validation!.mapAtR ? b : a));
+      for (const run of finals.filter((r) => r.config.kind === 'train' && r.config.loss === loss && r.config.sampling === sampling)) {
+        assert.equal((run.config as TrainRunConfig).learningRate, (best.config as TrainRunConfig).learningRate, `${loss}/${sampling}`);
+      }
+    }
     const svg = await readFile(join(outDir, 'chart.svg'), 'utf8');
     assert.match(svg, /^<svg/);
     for (const text of ['orl-faces', 'triplet-soft', 'contrastive', 'semi-hard', 'MAP@R']) assert.ok(svg.includes(text), `chart has ${text}`);
@@ -124,27 +151,33 @@ describe('triplet study, end to end on ORL faces', () => {
   it('the report has the raw-pixel floor row and mean ± std computed from runs.json', async () => {
     const report = await readFile(join(outDir, 'report.md'), 'utf8');
     const { rawPixels, runs } = await readRuns(outDir);
-    const header = report.split('\n').find((line) => line.startsWith('| loss |'))!.split('|').slice(1, -1).map((c) => c.trim());
-    assert.deepEqual(header.slice(3, 7), ['MAP@R', 'P@1', 'EER', 'ROC AUC']);
+    const header = report.split('\n').find((line) => line.startsWith('| loss | sampling | miner |'))!.split('|').slice(1, -1).map((c) => c.trim());
+    assert.deepEqual(header.slice(3, 8), ['lr', 'MAP@R', 'P@1', 'EER', 'ROC AUC']);
     const floor = reportRow(report, 'raw pixels (floor)', '–');
-    assert.equal(floor[3], rawPixels[0]!.evaluation!.mapAtR.toFixed(4));
-    assert.equal(floor[5], rawPixels[0]!.evaluation!.eer!.toFixed(4));
+    assert.equal(floor[4], rawPixels[0]!.test!.mapAtR.toFixed(4));
+    assert.equal(floor[6], rawPixels[0]!.test!.eer!.toFixed(4));
     for (const { loss, sampling } of cells) {
-      const row = reportRow(report, loss, sampling);
-      const values = runs.filter((r) => r.config.kind === 'train' && r.config.loss === loss && r.config.sampling === sampling);
+      const row = reportRow(report, loss, sampling, minerOf({ loss, sampling }));
+      const values = runs.filter((r) => r.config.kind === 'train' && r.config.purpose === 'final' && r.config.loss === loss && r.config.sampling === sampling);
       assert.equal(values.length, 2);
-      for (const [column, metric] of [[3, 'mapAtR'], [4, 'precisionAt1'], [5, 'eer'], [6, 'rocAuc']] as const) {
-        const [a, b] = values.map((r) => r.evaluation![metric]!);
+      assert.equal(row[3], String((values[0]!.config as TrainRunConfig).learningRate));
+      for (const [column, metric] of [[4, 'mapAtR'], [5, 'precisionAt1'], [6, 'eer'], [7, 'rocAuc']] as const) {
+        const [a, b] = values.map((r) => r.test![metric]!);
         const mean = (a! + b!) / 2;
         const std = Math.sqrt(((a! - mean) ** 2 + (b! - mean) ** 2) / (2 - 1));
         assert.equal(row[column], `${mean.toFixed(4)} ± ${std.toFixed(4)}`, `${loss}/${sampling} ${metric}`);
       }
-      assert.equal(row[8], '2 ok');
+      assert.equal(row[9], '2 ok');
+      // The choice, in the learning-rate table: both rates' validation MAP@R, the chosen one in bold.
+      const choice = reportRow(report.slice(report.indexOf('### Learning rate')), loss, sampling);
+      const bold = choice.filter((cell) => cell.startsWith('**'));
+      assert.equal(bold.length, 1, choice.join(' | '));
     }
+    assert.match(report, /### Learning rate of each cell, chosen on validation \(orl-faces\)/);
     assert.match(report, /### Class spread on orl-faces \(claim 4\)/);
     // Pooled over the runs that did not collapse (here all 6): mean ± std of the two seeds' spreads.
     const pooled = reportRow(report, 'spread, runs that did not collapse').slice(1);
-    const spreads = (loss: string) => runs.filter((r) => r.config.kind === 'train' && r.config.loss === loss).map((r) => r.spread!.spread);
+    const spreads = (loss: string) => runs.filter((r) => r.config.kind === 'train' && r.config.purpose === 'final' && r.config.loss === loss).map((r) => r.spread!.spread);
     for (const [column, loss] of ['triplet', 'triplet-soft', 'contrastive'].entries()) {
       const [a, b] = spreads(loss);
       const mean = (a! + b!) / 2;
@@ -154,17 +187,18 @@ describe('triplet study, end to end on ORL faces', () => {
 
   it('resumes: only a deleted run is done again, with the same numbers, whatever the job count', async () => {
     const before = await readRuns(outDir);
-    const removed = before.runs[4]!;
+    const index = before.runs.length - 2;
+    const removed = before.runs[index]!;
     await rm(runFile(outDir, removed.config));
     const events: string[] = [];
     const again = await runStudy({ ...options, outDir, jobs: 1, onEvent: (e) => e.type === 'run-start' && events.push(JSON.stringify(e.config)) });
     assert.equal(again.executed, 1);
-    assert.equal(again.reused, 6);
+    assert.equal(again.reused, 12);
     assert.deepEqual(events, [JSON.stringify(removed.config)]);
     const after = await readRuns(outDir);
-    assert.deepEqual(after.runs[4]!.evaluation, removed.evaluation, 'same seed, same numbers (separate process, 1 job instead of 2)');
-    assert.deepEqual(after.runs[4]!.spread, removed.spread);
-    assert.equal(after.runs[4]!.finalLoss, removed.finalLoss);
+    assert.deepEqual(after.runs[index]!.test, removed.test, 'same seed, same numbers (separate process, 1 job instead of 2)');
+    assert.deepEqual(after.runs[index]!.spread, removed.spread);
+    assert.equal(after.runs[index]!.finalLoss, removed.finalLoss);
     // A stored run is reused only under the same configuration.
     assert.ok(await readFinishedRun(outDir, removed.config));
     const changed = { ...(removed.config as TrainRunConfig), budget: { ...(removed.config as TrainRunConfig).budget, epochs: 3 } };
@@ -174,14 +208,14 @@ describe('triplet study, end to end on ORL faces', () => {
   it('an embedding that collapses to a point is reported as collapsed, not dropped', async () => {
     // Batch-hard at a learning rate of 1 pulls every face onto one point within 3 epochs.
     const out = await temporaryDirectory();
-    const result = await runStudy({ outDir: out, datasets: ['orl-faces'], cells: [{ loss: 'triplet', sampling: 'batch-hard' }], seeds: 1, budget: { epochs: 3, learningRate: 1 } });
+    const result = await runStudy({ outDir: out, datasets: ['orl-faces'], cells: [{ loss: 'triplet', sampling: 'batch-hard' }], seeds: 1, budget: { epochs: 3, learningRates: [1] } });
     const run = result.runs[0]!;
     assert.equal(run.status, 'collapsed');
     assert.ok(run.spread!.meanInterDistance < COLLAPSE_DISTANCE, `inter-class distance ${run.spread!.meanInterDistance}`);
     assert.ok(Math.abs(run.finalLoss! - 0.2) < 0.02, `the hinge loss sits at the margin: ${run.finalLoss}`);
-    const row = reportRow(await readFile(result.files.report, 'utf8'), 'triplet', 'batch-hard');
-    assert.equal(row[3], run.evaluation!.mapAtR.toFixed(4));
-    assert.equal(row[8], '1 collapsed');
+    const row = reportRow(await readFile(result.files.report, 'utf8'), 'triplet', 'batch-hard', 'batch-hard');
+    assert.equal(row[4], run.test!.mapAtR.toFixed(4));
+    assert.equal(row[9], '1 collapsed');
   });
 });
 
@@ -193,15 +227,15 @@ describe('triplet study command', () => {
     const result = run('--dataset', 'orl-faces', '--cells', 'triplet/semi-hard', '--seeds', '1', '--epochs', '1', '--lr', '1e30', '--out', out, '--json');
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stderr, /study: 2 runs on orl-faces; 2 at a time/);
-    assert.match(result.stderr, /run [12]\/2 orl-faces triplet\/semi-hard seed 0: diverged \(\d+ s\); ETA/);
+    assert.match(result.stderr, /run [12]\/2 orl-faces triplet\/semi-hard lr 1e\+30 seed 0: diverged \(\d+ s\); ETA/);
     const summary = JSON.parse(result.stdout) as { summaries: Array<{ statuses: Record<string, number>; metrics: object }> };
     assert.deepEqual(summary.summaries[0]!.statuses, { ok: 0, collapsed: 0, diverged: 1 });
     assert.deepEqual(summary.summaries[0]!.metrics, {});
     const { runs } = await readRuns(out);
     assert.equal(runs[0]!.status, 'diverged');
     assert.match(runs[0]!.message!, /training diverged at epoch 1/);
-    const row = reportRow(await readFile(join(out, 'report.md'), 'utf8'), 'triplet', 'semi-hard');
-    assert.deepEqual([row[3], row[8]], ['–', '1 diverged']);
+    const row = reportRow(await readFile(join(out, 'report.md'), 'utf8'), 'triplet', 'semi-hard', 'semi-hard');
+    assert.deepEqual([row[4], row[9]], ['–', '1 diverged']);
   });
 
   it('--help lists the options; bad input is one line and exit code 1', () => {

@@ -9,7 +9,11 @@ const COLUMNS: ReadonlyArray<[keyof EvaluationReport & string, string]> = [
   ['nmi', 'NMI'],
   ['rocAuc', 'ROC AUC'],
   ['eer', 'EER'],
-  ['bestAccuracy', 'best accuracy'],
+  ['threshold', 'threshold (chosen on validation)'],
+  ['accuracyAtThreshold', 'accuracy at that threshold'],
+  ['farAtThreshold', 'FAR at that threshold'],
+  ['frrAtThreshold', 'FRR at that threshold'],
+  ['bestAccuracy', 'best accuracy (threshold picked on these pairs)'],
   ['tarAtFar1e3', 'TAR@FAR=1e-3'],
   ['tarAtFar1e2', 'TAR@FAR=1e-2'],
 ];

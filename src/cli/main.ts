@@ -1,22 +1,24 @@
 #!/usr/bin/env node
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { tf } from '../tf.js';
 import { initBackend } from '../engine/backend.js';
 import { TripletjsInputError } from '../common/errors.js';
 import { loadDataset, DATASET_NAMES } from '../data/registry.js';
-import { decodeImage, withChannels } from '../data/image-file.js';
-import { resizeImage } from '../data/resize.js';
-import type { Dataset } from '../data/dataset.js';
+import { listImageFiles, readImageAs } from '../data/read-image.js';
+import type { Dataset, DatasetSplit } from '../data/dataset.js';
+import type { FolderOptions, FolderSplit } from '../data/folder.js';
 import { checkAugmentOptions } from '../data/augment.js';
 import { embed } from '../models/embed.js';
 import { loadModel } from '../models/model-files.js';
 import type { CnnConfig, MlpConfig, ModelConfig } from '../models/model-config.js';
-import { loadGallery, saveGallery, searchGallery } from '../index/gallery.js';
+import type { ModelMetadata } from '../models/model-format.js';
+import { checkGalleryModel, loadGallery, saveGallery, searchGallery } from '../index/gallery.js';
 import { LOSS_NAMES, MINER_NAMES, type LossName, type MinerName } from '../training/components.js';
-import { embedImages, evaluateModel, evaluateRawPixels } from '../training/evaluate-split.js';
+import { embedImages, evaluateModel, evaluateRawPixels, type EvaluationReport } from '../training/evaluate-split.js';
 import { SCHEDULES, type ScheduleName } from '../training/learning-rate.js';
+import { checkTestIsUnseen, savedSplitOf } from '../training/saved-split.js';
 import { train, TrainingDivergedError, type TrainOptions } from '../training/trainer.js';
 import { DEFAULT_STUDY_DATASETS, runStudy } from '../study/study.js';
 import { parseCell, type StudyCell } from '../study/grid.js';
@@ -38,6 +40,10 @@ const number = (name: string) => (value: string): number => {
 const oneOf = <T extends string>(name: string, choices: readonly string[]) => (value: string): T => {
   if (!choices.includes(value)) throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')}`);
   return value as T;
+};
+const channelCount = (value: string): 1 | 3 => {
+  if (value !== '1' && value !== '3') throw new InvalidArgumentError('--channels must be 1 (grey) or 3 (RGB)');
+  return Number(value) as 1 | 3;
 };
 const size = (value: string): [number, number] => {
   const match = /^(\d+)x(\d+)$/.exec(value);
@@ -85,7 +91,14 @@ function networkConfig(spec: string, embeddingDim: number, pooling: 'average' | 
   throw new TripletjsInputError(`unknown model '${spec}' (use mlp, mlp:512,256, cnn, cnn:32,64,128, or members joined by +)`);
 }
 
-interface TrainFlags {
+/** Flags that say how to load a folder dataset. */
+interface FolderFlags {
+  split?: FolderSplit;
+  imageSize?: [number, number];
+  channels?: 1 | 3;
+}
+
+interface TrainFlags extends FolderFlags {
   dataset: string;
   fold?: number;
   model: string;
@@ -93,10 +106,10 @@ interface TrainFlags {
   pooling: 'average' | 'flatten';
   resize?: [number, number];
   loss: LossName;
-  miner: MinerName;
+  miner?: MinerName;
   margin?: number;
   epochs: number;
-  p: number;
+  p?: number;
   k: number;
   optimizer: 'adam' | 'sgd';
   lr?: number;
@@ -111,19 +124,55 @@ interface TrainFlags {
   patience?: number;
   out?: string;
   resume?: boolean;
+  overwrite?: boolean;
   json?: boolean;
 }
 
-/** Trains, then prints the held-out metrics of raw pixels and of the learned embedding. */
-async function runTraining(flags: TrainFlags, title: string): Promise<void> {
-  // Arguments are checked before the data loads, so that a typo fails at once.
+/**
+ * The options of `loadDataset` that the folder flags give; the other datasets take none. A size
+ * or channel count not given comes from `fallback` (a model's saved preprocessing).
+ */
+function folderOptions(name: string, flags: FolderFlags, fallback: FolderOptions = {}): FolderOptions {
+  const given = flags.split !== undefined || flags.imageSize !== undefined || flags.channels !== undefined;
+  if (!name.startsWith('folder:')) {
+    if (given) throw new TripletjsInputError(`--split, --image-size and --channels apply to folder:<path> datasets, not to ${name}`);
+    return {};
+  }
+  return {
+    ...fallback,
+    ...(flags.split ? { split: flags.split } : {}),
+    ...(flags.imageSize ? { height: flags.imageSize[0], width: flags.imageSize[1] } : {}),
+    ...(flags.channels ? { channels: flags.channels } : {}),
+  };
+}
+
+/** Loads a dataset and tells what the loader warned about. */
+async function loadAndReport(name: string, options: FolderOptions): Promise<Dataset> {
+  const dataset = await loadDataset(name, options);
+  for (const warning of dataset.warnings ?? []) process.stderr.write(`warning: ${dataset.name}: ${warning}\n`);
+  return dataset;
+}
+
+/**
+ * The raw-pixel floor on the test part, with its own verification threshold chosen on the
+ * validation part, as the learned embedding's is.
+ */
+function rawPixelFloor(dataset: Dataset, split: DatasetSplit): EvaluationReport {
+  const threshold = split.validation ? evaluateRawPixels(dataset, split.validation).bestThreshold : undefined;
+  return evaluateRawPixels(dataset, split.test, threshold !== undefined ? { threshold } : {});
+}
+
+/** Trains, then prints the test metrics of raw pixels and of the learned embedding. */
+async function runTraining(flags: TrainFlags, title: string, overwriteDefault: boolean): Promise<void> {
+  // Arguments are checked before the backend and the data load, so that a typo fails at once.
   const model = modelConfig(flags.model, flags.dim, flags.pooling);
   const augment = flags.augment && checkAugmentOptions({ maxShift: flags.shift, maxScale: flags.zoom, maxRotation: flags.rotate, maxLighting: flags.lighting });
+  const loadOptions = folderOptions(flags.dataset, flags);
+  if (flags.resume && flags.overwrite) throw new TripletjsInputError('--resume and --overwrite exclude each other');
   await start();
-  const dataset = await loadDataset(flags.dataset);
+  const dataset = await loadAndReport(flags.dataset, loadOptions);
   const split = dataset.split(flags.fold);
   process.stderr.write(`${dataset.name}: ${dataset.size} images of ${dataset.shape.height}×${dataset.shape.width}×${dataset.shape.channels}; ${split.description}\n`);
-  const raw = evaluateRawPixels(dataset, split);
   const progress = progressReporter();
   const options: TrainOptions = {
     dataset,
@@ -131,10 +180,10 @@ async function runTraining(flags: TrainFlags, title: string): Promise<void> {
     model,
     ...(flags.resize ? { resizeTo: flags.resize } : {}),
     loss: flags.loss,
-    miner: flags.miner,
+    ...(flags.miner ? { miner: flags.miner } : {}),
     margin: flags.margin,
     epochs: flags.epochs,
-    p: flags.p,
+    ...(flags.p !== undefined ? { p: flags.p } : {}),
     k: flags.k,
     optimizer: flags.optimizer,
     learningRate: flags.lr,
@@ -145,6 +194,7 @@ async function runTraining(flags: TrainFlags, title: string): Promise<void> {
     earlyStopPatience: flags.patience,
     outDir: flags.out,
     resume: flags.resume,
+    overwrite: flags.overwrite ?? (overwriteDefault && !flags.resume),
     onEvent: progress.onEvent,
   };
   let result;
@@ -153,44 +203,105 @@ async function runTraining(flags: TrainFlags, title: string): Promise<void> {
   } finally {
     progress.stop();
   }
-  const table = metricsTable([['raw pixels', raw], ['learned', result.evaluation]]);
-  output(flags.json === true, { dataset: dataset.name, split: split.description, rawPixels: raw, learned: result.evaluation, seconds: result.seconds, epochs: result.epochsRun, model: flags.out ?? null },
-    `\n${title}\n${split.description}\n\n${table}\n\n${result.epochsRun} epochs in ${result.seconds.toFixed(0)} s${flags.out ? `; model saved to ${flags.out}/model` : ''}`);
+  result.model.dispose();
+  const raw = rawPixelFloor(dataset, split);
+  const test = result.test!;
+  const table = metricsTable([['raw pixels', raw], ['learned', test]]);
+  const kept = `kept epoch ${result.keptEpoch} of ${result.epochsRun}${split.validation ? ' (best validation MAP@R)' : ''}`;
+  const validation = result.validation ? `; validation MAP@R ${result.validation.mapAtR.toFixed(4)}` : '';
+  output(
+    flags.json === true,
+    {
+      dataset: dataset.name,
+      split: split.description,
+      rawPixels: raw,
+      learned: test,
+      validation: result.validation ?? null,
+      verification: result.verification ?? null,
+      keptEpoch: result.keptEpoch,
+      seconds: result.seconds,
+      epochs: result.epochsRun,
+      model: flags.out ? `${flags.out}/model` : null,
+    },
+    `\n${title}\n${split.description}\n\nTest (evaluated once, after every choice was made on validation):\n\n${table}\n\n` +
+      `${result.epochsRun} epochs in ${result.seconds.toFixed(0)} s; ${kept}${validation}${flags.out ? `; model saved to ${flags.out}/model` : ''}`,
+  );
 }
 
 function addTrainingOptions(command: Command, defaults: Partial<Record<string, unknown>> = {}): Command {
   return command
     .option('--dataset <name>', `dataset: ${DATASET_NAMES.join(', ')}`, (defaults.dataset as string) ?? 'orl-faces')
     .option('--fold <n>', 'fold of the dataset split (ORL faces: 0–3, default 3 = s31–s40 unseen)', integer('--fold'))
+    .option('--split <kind>', 'folder datasets: unseen-classes (test on the last quarter of the classes) or held-out (test on 20% of each class)', oneOf<FolderSplit>('--split', ['unseen-classes', 'held-out']))
+    .option('--image-size <HxW>', 'folder datasets: resize every image to this size when loading (needed for photos of mixed sizes)', size)
+    .option('--channels <n>', 'folder datasets: 1 (grey) or 3 (RGB); default: grey if every image is', channelCount)
     .option('--model <spec>', 'mlp, mlp:512,256, cnn, cnn:32,64,128, or an ensemble: mlp:512@28x23+cnn:32,64,128@56x46', (defaults.model as string) ?? 'mlp:512')
     .option('--dim <n>', 'embedding dimension', integer('--dim'), 64)
     .option('--pooling <kind>', 'CNN: average (global average pooling) or flatten', oneOf<'average' | 'flatten'>('--pooling', ['average', 'flatten']), (defaults.pooling as string) ?? 'average')
     .option('--resize <HxW>', 'resize images inside the model, e.g. 56x46', size, defaults.resize as [number, number] | undefined)
     .option('--loss <name>', LOSS_NAMES.join(', '), oneOf<LossName>('--loss', LOSS_NAMES), 'triplet')
-    .option('--miner <name>', MINER_NAMES.join(', '), oneOf<MinerName>('--miner', MINER_NAMES), (defaults.miner as string) ?? 'batch-all')
+    .option('--miner <name>', `${MINER_NAMES.join(', ')} (default: batch-all; all for triplet-soft)`, oneOf<MinerName>('--miner', MINER_NAMES), defaults.miner as string | undefined)
     .option('--margin <m>', 'margin (default: 0.2 triplet, 0 soft margin, 0.5 contrastive)', number('--margin'))
     .option('--epochs <n>', 'epochs', integer('--epochs'), (defaults.epochs as number) ?? 20)
-    .option('--p <n>', 'classes per batch', integer('--p'), (defaults.p as number) ?? 16)
+    .option('--p <n>', 'classes per batch (default: 16, or every training class when there are fewer)', integer('--p'), defaults.p as number | undefined)
     .option('--k <n>', 'examples per class in a batch', integer('--k'), 4)
     .option('--optimizer <name>', 'adam or sgd (momentum 0.9)', oneOf<'adam' | 'sgd'>('--optimizer', ['adam', 'sgd']), 'adam')
     .option('--lr <rate>', 'learning rate (default 1e-3 adam, 1e-2 sgd)', number('--lr'))
     .option('--schedule <name>', SCHEDULES.join(', '), oneOf<ScheduleName>('--schedule', SCHEDULES), 'cosine')
     .option('--seed <n>', 'seed of everything random: the same seed repeats the run', integer('--seed'), 0)
-    .option('--eval-every <n>', 'evaluate on the held-out split every N epochs', integer('--eval-every'), (defaults.evalEvery as number) ?? 5)
+    .option('--eval-every <n>', 'evaluate on the validation split every N epochs (and after the last); the best is kept', integer('--eval-every'), (defaults.evalEvery as number) ?? 5)
     .option('--no-augment', 'no augmentation at all')
     .option('--shift <fraction>', 'augmentation: largest shift, as a fraction of the side (default 0.1)', number('--shift'))
     .option('--zoom <fraction>', 'augmentation: largest zoom in or out, e.g. 0.1 (default 0)', number('--zoom'))
     .option('--rotate <degrees>', 'augmentation: largest rotation (default 0)', number('--rotate'))
     .option('--lighting <fraction>', 'augmentation: largest change of brightness and contrast, e.g. 0.2 (default 0)', number('--lighting'))
-    .option('--patience <n>', 'stop after N evaluations without a better MAP@R', integer('--patience'))
-    .option('--resume', 'continue from the last checkpoint in --out')
+    .option('--patience <n>', 'stop after N validation evaluations without a better MAP@R', integer('--patience'))
+    .option('--resume', 'continue from the last checkpoint in --out (with the same settings)')
+    .option('--overwrite', 'delete what --out holds and start over')
     .option('--json', 'print the result as JSON');
 }
 
-/** Images of --input: a dataset name (all its images) or one image file. */
-async function imagesOf(input: string): Promise<{ dataset: Dataset; indices: Int32Array }> {
-  const dataset = await loadDataset(input);
-  return { dataset, indices: Int32Array.from({ length: dataset.size }, (_, i) => i) };
+/** Folder load options that give a model's input size and channels. */
+function modelInputOptions(metadata: ModelMetadata): FolderOptions {
+  const [height, width, channels] = metadata.preprocessing.inputShape;
+  return { height, width, channels: channels as 1 | 3 };
+}
+
+/** Images to embed, with their labels and sources, and how to embed them with a model. */
+interface ImagesToEmbed {
+  readonly labels: Int32Array;
+  readonly sources: readonly string[];
+  readonly classNames: readonly string[];
+  readonly embed: (model: Parameters<typeof embed>[0]) => Float32Array;
+}
+
+/**
+ * The images of --input at the model's input size: a dataset (a folder of class sub-folders
+ * resized as the model needs), or, unlabelled (label −1), a flat folder of images or one image.
+ */
+async function imagesOf(input: string, metadata: ModelMetadata): Promise<ImagesToEmbed> {
+  const [height, width, channels] = metadata.preprocessing.inputShape;
+  const info = await stat(input).catch(() => undefined);
+  if (info === undefined || input.startsWith('folder:')) {
+    const dataset = await loadAndReport(input, input.startsWith('folder:') ? modelInputOptions(metadata) : {});
+    const indices = Int32Array.from({ length: dataset.size }, (_, i) => i);
+    return {
+      labels: dataset.labels,
+      sources: Array.from(indices, (i) => dataset.paths?.[i] ?? `${dataset.name}#${i}`),
+      classNames: dataset.classNames,
+      embed: (model) => {
+        checkInputShape(model, dataset);
+        return embedImages(model, dataset, indices);
+      },
+    };
+  }
+  const files = info.isDirectory() ? await listImageFiles(input) : [input];
+  if (files.length === 0) throw new TripletjsInputError(`${input} holds no PNG, JPEG or PGM image (for a folder of class sub-folders, write folder:${input})`);
+  const images = [];
+  for (const file of files) images.push(await readImageAs(file, height, width, channels as 1 | 3));
+  const pixels = new Uint8Array(images.length * height * width * channels);
+  images.forEach((image, i) => pixels.set(image.pixels, i * height * width * channels));
+  return { labels: new Int32Array(files.length).fill(-1), sources: files, classNames: [], embed: (model) => embed(model, pixels, files.length) };
 }
 
 /**
@@ -202,81 +313,91 @@ const DEMO_MODEL = 'mlp:512@28x23+cnn:32,64@28x23+cnn:32,64,128@56x46';
 export function buildProgram(): Command {
   const program = new Command('triplet')
     .description('Deep metric learning with the triplet loss: train, evaluate, embed and search.')
-    .version(VERSION)
-    .showHelpAfterError();
+    .version(VERSION);
 
   addTrainingOptions(
-    program.command('demo').description('train on ORL faces s1–s30 and compare raw pixels with the learned embedding on the 10 unseen people s31–s40'),
+    program.command('demo').description(
+      'train on 25 of the ORL people s1–s30 (5 others validate) and compare raw pixels with the learned embedding on the 10 unseen people s31–s40',
+    ),
     { model: DEMO_MODEL, pooling: 'flatten', epochs: 60, p: 10, evalEvery: 20 },
   )
-    .option('--out <dir>', 'where to save the model', 'triplet-demo')
-    .action((flags: TrainFlags) => runTraining(flags, 'Face verification on people never seen in training (ORL faces)'));
+    .option('--out <dir>', 'where to save the model (the demo replaces what its default folder holds)', 'triplet-demo')
+    .action((flags: TrainFlags, command: Command) =>
+      runTraining(flags, 'Face verification on people never seen in training (ORL faces)', command.getOptionValueSource('out') === 'default'),
+    );
 
   addTrainingOptions(program.command('train').description('train an embedding on a dataset'))
-    .requiredOption('--out <dir>', 'output directory: checkpoints, train-log.jsonl, model/')
-    .action((flags: TrainFlags) => runTraining(flags, `Training on ${flags.dataset}`));
+    .requiredOption('--out <dir>', 'output directory: checkpoints, train-log.jsonl, model/ (must be new or empty, unless --resume or --overwrite)')
+    .action((flags: TrainFlags) => runTraining(flags, `Training on ${flags.dataset}`, false));
 
   program
     .command('eval')
-    .description('evaluate a saved model on a dataset split, next to raw pixels')
+    .description("evaluate a saved model on the test part of its own split (or another dataset's), next to raw pixels")
     .requiredOption('--model <dir>', 'model directory (…/model)')
-    .option('--dataset <name>', 'dataset (default: the one it was trained on)')
-    .option('--fold <n>', 'fold of the split', integer('--fold'))
+    .option('--dataset <name>', 'dataset (default: the one it was trained on, loaded as it was)')
+    .option('--fold <n>', "fold of the split (default: the model's); a fold whose test classes the model trained on is refused", integer('--fold'))
+    .option('--split <kind>', 'folder datasets: unseen-classes or held-out', oneOf<FolderSplit>('--split', ['unseen-classes', 'held-out']))
+    .option('--image-size <HxW>', "folder datasets: resize every image to this size (default: the model's input size)", size)
+    .option('--channels <n>', "folder datasets: 1 or 3 (default: the model's)", channelCount)
     .option('--json', 'print JSON')
-    .action(async (flags: { model: string; dataset?: string; fold?: number; json?: boolean }) => {
+    .action(async (flags: FolderFlags & { model: string; dataset?: string; fold?: number; json?: boolean }) => {
       await start();
       const { model, metadata } = await loadModel(flags.model);
-      const dataset = await loadDataset(flags.dataset ?? metadata.dataset?.name ?? 'orl-faces');
+      const saved = savedSplitOf(metadata);
+      const name = flags.dataset ?? saved?.name;
+      if (name === undefined) throw new TripletjsInputError(`${flags.model} does not say which dataset it was trained on: give --dataset`);
+      const own = name === saved?.name;
+      const dataset = await loadAndReport(name, folderOptions(name, flags, own ? saved.options : modelInputOptions(metadata)));
       checkInputShape(model, dataset);
-      const split = dataset.split(flags.fold);
-      const learned = evaluateModel(model, dataset, split);
-      const raw = evaluateRawPixels(dataset, split);
-      output(flags.json === true, { dataset: dataset.name, split: split.description, rawPixels: raw, learned }, `${split.description}\n\n${metricsTable([['raw pixels', raw], ['learned', learned]])}`);
+      const split = dataset.split(flags.fold ?? (own ? saved.fold : undefined));
+      const warning = checkTestIsUnseen(metadata, dataset, split);
+      if (warning) process.stderr.write(`warning: ${warning}\n`);
+      const threshold = metadata.verification?.threshold;
+      const learned = evaluateModel(model, dataset, split.test, threshold !== undefined ? { threshold } : {});
+      const raw = rawPixelFloor(dataset, split);
+      output(
+        flags.json === true,
+        { dataset: dataset.name, split: split.description, rawPixels: raw, learned },
+        `${split.description}\n\nTest:\n\n${metricsTable([['raw pixels', raw], ['learned', learned]])}`,
+      );
     });
 
   program
     .command('embed')
-    .description('embed every image of a dataset or folder: FILE.npy (float32, numpy-readable) and FILE.json (labels, sources)')
+    .description(
+      'embed images: a dataset, a folder of class sub-folders (folder:<path>), a flat folder of images or one image file; ' +
+        'writes FILE.npy (float32, numpy-readable) and FILE.json (labels, sources, the model\'s fingerprint)',
+    )
     .requiredOption('--model <dir>', 'model directory')
-    .requiredOption('--input <data>', `dataset name or folder:<path>`)
+    .requiredOption('--input <data>', 'dataset name, folder:<path> (one sub-folder per class), a folder of images, or an image file')
     .requiredOption('--out <file.npy>', 'embeddings file')
     .action(async (flags: { model: string; input: string; out: string }) => {
+      if (!/\.npy$/i.test(flags.out)) throw new TripletjsInputError(`--out must end in .npy, got ${flags.out}`);
       await start();
-      const { model } = await loadModel(flags.model);
-      const { dataset, indices } = await imagesOf(flags.input);
-      checkInputShape(model, dataset);
+      const { model, metadata, fingerprint } = await loadModel(flags.model);
+      const images = await imagesOf(flags.input, metadata);
       const dims = model.outputs[0]!.shape.at(-1)!;
-      const embeddings = embedImages(model, dataset, indices);
-      await saveGallery(flags.out, {
-        embeddings,
-        dims,
-        labels: Int32Array.from(indices, (i) => dataset.labels[i]!),
-        sources: Array.from(indices, (i) => dataset.paths?.[i] ?? `${dataset.name}#${i}`),
-        classNames: dataset.classNames,
-        model: flags.model,
-      });
-      process.stdout.write(`${indices.length} embeddings of ${dims} dimensions written to ${flags.out} (+ .json)\n`);
+      await saveGallery(flags.out, { ...images, embeddings: images.embed(model), dims, model: flags.model, fingerprint });
+      process.stdout.write(`${images.labels.length} embeddings of ${dims} dimensions written to ${flags.out} (+ .json)\n`);
     });
 
   program
     .command('search')
     .description('list the gallery images nearest to a query image')
     .requiredOption('--model <dir>', 'model directory')
-    .requiredOption('--gallery <file.npy>', 'embeddings from triplet embed')
+    .requiredOption('--gallery <file.npy>', 'embeddings from triplet embed, by the same model')
     .requiredOption('--query <image>', 'PNG, JPEG or PGM image')
     .option('-k <n>', 'neighbours to list', integer('-k'), 5)
     .option('--json', 'print JSON')
     .action(async (flags: { model: string; gallery: string; query: string; k: number; json?: boolean }) => {
       await start();
-      const { model } = await loadModel(flags.model);
+      const { model, metadata, fingerprint } = await loadModel(flags.model);
       const gallery = await loadGallery(flags.gallery);
-      const [height, width, channels] = model.inputs[0]!.shape.slice(1) as number[];
-      const bytes = await readFile(flags.query).catch(() => {
-        throw new TripletjsInputError(`cannot read the query image ${flags.query}`);
-      });
-      const image = resizeImage(withChannels(decodeImage(bytes, flags.query), channels as 1 | 3), height!, width!);
+      checkGalleryModel(gallery, fingerprint, flags.model);
+      const [height, width, channels] = metadata.preprocessing.inputShape;
+      const image = await readImageAs(flags.query, height, width, channels as 1 | 3);
       const hits = searchGallery(gallery, embed(model, image.pixels, 1), flags.k);
-      output(flags.json === true, hits, [`nearest to ${basename(flags.query)}:`, ...hits.map((h) => `${h.rank}. ${h.label}  ${h.distance.toFixed(4)}  ${h.source}`)].join('\n'));
+      output(flags.json === true, hits, [`nearest to ${basename(flags.query)}:`, ...hits.map((h) => `${h.rank}. ${h.label || '–'}  ${h.distance.toFixed(4)}  ${h.source}`)].join('\n'));
     });
 
   program
@@ -295,9 +416,11 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'output directory', 'runs/study')
     .option('--epochs <n>', "epochs of every run (default: the dataset's budget)", integer('--epochs'))
     .option('--steps <n>', 'at most N steps per epoch (default: the whole epoch)', integer('--steps'))
-    .option('--lr <rate>', 'learning rate of every run (default 1e-3)', number('--lr'))
+    .option('--lr <rates>', 'the learning rates each cell is tried at on validation, comma-separated (default 1e-4,3e-4,1e-3,3e-3); one rate: no choice', (value: string) =>
+      value.split(',').map((rate) => number('--lr')(rate.trim())),
+    )
     .option('--json', 'print the summaries as JSON')
-    .action(async (flags: { dataset: string[]; cells?: StudyCell[]; seeds?: number; quick?: boolean; jobs: number; out: string; epochs?: number; steps?: number; lr?: number; json?: boolean }) => {
+    .action(async (flags: { dataset: string[]; cells?: StudyCell[]; seeds?: number; quick?: boolean; jobs: number; out: string; epochs?: number; steps?: number; lr?: number[]; json?: boolean }) => {
       const progress = studyProgress();
       let result;
       try {
@@ -308,7 +431,7 @@ export function buildProgram(): Command {
           ...(flags.seeds !== undefined ? { seeds: flags.seeds } : {}),
           quick: flags.quick === true,
           jobs: flags.jobs,
-          budget: { epochs: flags.epochs, stepsPerEpoch: flags.steps, learningRate: flags.lr },
+          budget: { epochs: flags.epochs, stepsPerEpoch: flags.steps, learningRates: flags.lr },
           command: ['triplet', ...process.argv.slice(2)].join(' '),
           onEvent: progress.onEvent,
         });

@@ -21,8 +21,11 @@ export function progressReporter(): { onEvent: (event: TrainingEvent) => void; s
   let epochs = 0;
   return {
     onEvent(event) {
-      if (event.type === 'start') {
+      if (event.type === 'warning') {
+        process.stderr.write(`warning: ${event.message}\n`);
+      } else if (event.type === 'start') {
         epochs = event.epochs;
+        process.stderr.write(`batches of P × K = ${event.p} × ${event.k}, ${event.stepsPerEpoch} steps per epoch\n`);
         done = event.startEpoch * event.stepsPerEpoch;
         if (event.resumedFrom) process.stderr.write(`resuming from ${event.resumedFrom}\n`);
         if (interactive) {
@@ -39,10 +42,11 @@ export function progressReporter(): { onEvent: (event: TrainingEvent) => void; s
             speed: event.samplesPerSecond.toFixed(0),
           });
         }
-      } else if (!interactive || event.evaluation) {
-        const evaluation = event.evaluation
-          ? ` | held-out MAP@R ${event.evaluation.mapAtR.toFixed(4)} P@1 ${event.evaluation.precisionAt1.toFixed(4)}` +
-            (event.evaluation.rocAuc !== undefined ? ` AUC ${event.evaluation.rocAuc.toFixed(4)} EER ${event.evaluation.eer!.toFixed(4)}` : '')
+      } else if (!interactive || event.validation) {
+        const { validation } = event;
+        const evaluation = validation
+          ? ` | validation MAP@R ${validation.mapAtR.toFixed(4)} P@1 ${validation.precisionAt1.toFixed(4)}` +
+            (validation.rocAuc !== undefined ? ` AUC ${validation.rocAuc.toFixed(4)} EER ${validation.eer!.toFixed(4)}` : '')
           : '';
         const line = `epoch ${event.epoch + 1}/${epochs}: loss ${event.meanLoss.toFixed(4)}, active ${(100 * event.meanActiveFraction).toFixed(1)}% of valid tuples, ${event.seconds.toFixed(1)} s${evaluation}`;
         if (started) bar.stop(), (started = false);

@@ -42,9 +42,10 @@ export function studyProgress(stream: NodeJS.WriteStream = process.stderr): { on
   };
 }
 
-/** `ok, MAP@R 0.8123, P@1 0.9900 (17 s)` or `diverged (3 s)`. */
+/** `ok, test MAP@R 0.8123, P@1 0.9900 (17 s)`, `ok, validation MAP@R …` or `diverged (3 s)`. */
 function outcome(record: RunRecord): string {
-  const metrics = record.evaluation ? `, MAP@R ${record.evaluation.mapAtR.toFixed(4)}, P@1 ${record.evaluation.precisionAt1.toFixed(4)}` : '';
+  const [part, evaluation] = record.test ? ['test', record.test] : ['validation', record.validation];
+  const metrics = evaluation ? `, ${part} MAP@R ${evaluation.mapAtR.toFixed(4)}, P@1 ${evaluation.precisionAt1.toFixed(4)}` : '';
   return `${record.status}${metrics} (${record.seconds.toFixed(0)} s)`;
 }
 

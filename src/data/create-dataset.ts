@@ -11,6 +11,8 @@ export interface DatasetParts {
   paths?: readonly string[];
   flipInvariant: boolean;
   warnings?: readonly string[];
+  /** The load options that reproduce it (see `Dataset.options`). */
+  options?: Readonly<Record<string, unknown>>;
   /** Number of folds (default 1). */
   folds?: number;
   /** The fold `split()` returns without an argument (default 0). */
@@ -24,7 +26,7 @@ export interface DatasetParts {
  * image, labels naming classes), so that a loader bug fails here rather than in training.
  */
 export function createDataset(parts: DatasetParts): Dataset {
-  const { name, shape, classNames, labels, images, paths, flipInvariant, warnings, makeSplit } = parts;
+  const { name, shape, classNames, labels, images, paths, flipInvariant, warnings, options, makeSplit } = parts;
   const folds = parts.folds ?? 1;
   const defaultFold = parts.defaultFold ?? 0;
   const size = labels.length;
@@ -49,6 +51,7 @@ export function createDataset(parts: DatasetParts): Dataset {
     folds,
     paths,
     warnings,
+    ...(options ? { options } : {}),
     split(fold = defaultFold) {
       requireNumber(`${name} split fold`, fold, { integer: true, min: 0, max: folds - 1 });
       return makeSplit(fold);

@@ -16,14 +16,28 @@ export interface EvaluationProtocol {
   readonly references?: Int32Array;
 }
 
-/** A documented, reproducible split: what to train on and how to evaluate. */
+/**
+ * How the test relates to training: `unseen-classes` tests on classes no image of which was
+ * trained on; `held-out` tests on new images of the classes trained on.
+ */
+export type SplitProtocol = 'unseen-classes' | 'held-out';
+
+/**
+ * A documented, reproducible three-way split. Training sees only `train`; every choice (early
+ * stopping, the checkpoint kept, the verification threshold, a recipe) is made on `validation`;
+ * `test` is evaluated once, at the end, and reported. The three share no image, and under
+ * `unseen-classes` no class.
+ */
 export interface DatasetSplit {
-  /** One line a report can print, e.g. "train s1–s30, test on the unseen s31–s40 (leave-one-out)". */
+  /** One line a report can print, e.g. "train on 25 of s1–s30, validate on the other 5, test on the unseen s31–s40". */
   readonly description: string;
+  readonly protocol: SplitProtocol;
   /** Dataset indices used for training. */
   readonly train: Int32Array;
-  /** Held-out evaluation. */
-  readonly evaluation: EvaluationProtocol;
+  /** Evaluated during training and for choices; absent when the data is too small to hold one out. */
+  readonly validation?: EvaluationProtocol;
+  /** Evaluated once, at the end. */
+  readonly test: EvaluationProtocol;
 }
 
 /**
@@ -49,6 +63,8 @@ export interface Dataset {
   readonly flipInvariant: boolean;
   /** Number of folds `split` accepts (`0 … folds − 1`); absent means one. */
   readonly folds?: number;
+  /** The options it was loaded with, beyond its name (folder datasets: size, channels, split, seed), so that it can be loaded the same way again. */
+  readonly options?: Readonly<Record<string, unknown>>;
   /** Things worth telling the user that did not stop loading (e.g. a class with a single image). */
   readonly warnings?: readonly string[];
   /** The default split, or a numbered fold where the dataset defines several. */

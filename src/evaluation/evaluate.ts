@@ -11,6 +11,8 @@ export interface EvaluationProtocol extends RetrievalOptions {
   seed?: number;
   /** Cap on verification pairs (see `VerificationOptions.maxPairs`). */
   maxPairs?: number;
+  /** A verification threshold chosen beforehand: adds `threshold`, `accuracyAtThreshold`, `farAtThreshold`, `frrAtThreshold`. */
+  threshold?: number;
 }
 
 /**
@@ -25,7 +27,16 @@ export type EvaluationReport = {
   queries: number;
   skippedQueries: number;
   nmi: number;
-} & { [recall: `recallAt${number}`]: number } & Partial<VerificationMetrics>;
+} & { [recall: `recallAt${number}`]: number } & Partial<Omit<VerificationMetrics, 'atThreshold'>> & Partial<FlatThresholdMetrics>;
+
+/** The verification figures at a threshold given in advance, as fields of a flat report. */
+export interface FlatThresholdMetrics {
+  /** The threshold given (chosen before, on other pairs). */
+  threshold: number;
+  accuracyAtThreshold: number;
+  farAtThreshold: number;
+  frrAtThreshold: number;
+}
 
 /**
  * Evaluates embeddings with the retrieval metrics of {@link retrievalMetrics}, the NMI of
@@ -47,10 +58,25 @@ export function evaluateEmbeddings(protocol: EvaluationProtocol): EvaluationRepo
   };
   for (const [k, value] of Object.entries(retrieval.recallAt)) report[`recallAt${Number(k)}`] = value;
   if (protocol.verification ?? protocol.references === undefined) {
-    Object.assign(
-      report,
-      verificationMetrics({ embeddings: queries, labels: queryLabels, dims, metric, seed, maxPairs: protocol.maxPairs, chunkRows }),
-    );
+    const { atThreshold, ...verification } = verificationMetrics({
+      embeddings: queries,
+      labels: queryLabels,
+      dims,
+      metric,
+      seed,
+      maxPairs: protocol.maxPairs,
+      chunkRows,
+      threshold: protocol.threshold,
+    });
+    Object.assign(report, verification);
+    if (atThreshold) {
+      Object.assign(report, {
+        threshold: atThreshold.threshold,
+        accuracyAtThreshold: atThreshold.accuracy,
+        farAtThreshold: atThreshold.far,
+        frrAtThreshold: atThreshold.frr,
+      } satisfies FlatThresholdMetrics);
+    }
   }
   return report;
 }

@@ -11,9 +11,9 @@ export {
   type NearestNeighbors,
 } from './knn.js';
 export { retrievalMetrics, type RetrievalOptions, type RetrievalMetrics } from './retrieval.js';
-export { rocSummary, type RocSummary } from './roc.js';
+export { rocSummary, thresholdMetrics, type RocSummary, type ThresholdMetrics } from './roc.js';
 export { verificationMetrics, type VerificationOptions, type VerificationMetrics } from './verification.js';
 export { kMeans, type KMeansOptions, type KMeansResult } from './kmeans.js';
 export { normalizedMutualInformation } from './nmi.js';
 export { clusteringMetrics, type ClusteringOptions, type ClusteringMetrics } from './clustering.js';
-export { evaluateEmbeddings, type EvaluationProtocol, type EvaluationReport } from './evaluate.js';
+export { evaluateEmbeddings, type EvaluationProtocol, type EvaluationReport, type FlatThresholdMetrics } from './evaluate.js';

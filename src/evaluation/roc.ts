@@ -97,3 +97,46 @@ function checkSorted(distances: Float32Array, what: string): void {
     require(ok, () => `${what} pair distances must be finite and sorted ascending (index ${i} is ${distances[i]})`);
   }
 }
+
+/** The decision "same when distance ≤ threshold" at one threshold fixed in advance. */
+export interface ThresholdMetrics {
+  /** The threshold applied (chosen elsewhere, e.g. on validation pairs). */
+  threshold: number;
+  /** (TP + TN) / pairs. */
+  accuracy: number;
+  /** False accept rate: negatives at distance ≤ threshold, over negatives. */
+  far: number;
+  /** False reject rate: positives at distance > threshold, over positives. */
+  frr: number;
+}
+
+/**
+ * Accuracy, FAR and FRR of "same when distance ≤ `threshold`" on positive and negative pair
+ * distances, both sorted ascending: two binary searches.
+ */
+export function thresholdMetrics(positives: Float32Array, negatives: Float32Array, threshold: number): ThresholdMetrics {
+  require(Number.isFinite(threshold), () => `the verification threshold must be a finite number, got ${threshold}`);
+  require(positives.length > 0 && negatives.length > 0, 'a threshold is judged on both positive and negative pairs');
+  checkSorted(positives, 'positive');
+  checkSorted(negatives, 'negative');
+  const acceptedPositives = countAtMost(positives, threshold);
+  const acceptedNegatives = countAtMost(negatives, threshold);
+  return {
+    threshold,
+    accuracy: (acceptedPositives + negatives.length - acceptedNegatives) / (positives.length + negatives.length),
+    far: acceptedNegatives / negatives.length,
+    frr: 1 - acceptedPositives / positives.length,
+  };
+}
+
+/** Values ≤ `limit` in an ascending array. */
+function countAtMost(sorted: Float32Array, limit: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! <= limit) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}

@@ -3,7 +3,7 @@ import { readLabels, type LabelsInput } from '../common/batch.js';
 import { SeededRandom } from '../common/random.js';
 import { defaultBlockRows, forEachDotBlock, squaredNorms } from './dot-blocks.js';
 import { checkDims, checkEmbeddingRows, checkMetric, type EvaluationMetric } from './inputs.js';
-import { rocSummary, type RocSummary } from './roc.js';
+import { rocSummary, thresholdMetrics, type RocSummary, type ThresholdMetrics } from './roc.js';
 
 /** Options of {@link verificationMetrics}. */
 export interface VerificationOptions {
@@ -24,6 +24,12 @@ export interface VerificationOptions {
   seed?: number;
   /** Rows per distance block (default: blocks of at most 64 MB). */
   chunkRows?: number;
+  /**
+   * A distance threshold chosen beforehand (on validation pairs): adds accuracy, FAR and FRR at it
+   * as `atThreshold`. `bestThreshold` and `bestAccuracy` are always the best on these very pairs,
+   * an optimistic figure when these pairs are the test.
+   */
+  threshold?: number;
 }
 
 /** {@link RocSummary} of all pairs, with what was scored. */
@@ -34,6 +40,8 @@ export interface VerificationMetrics extends RocSummary {
   positivePairs: number;
   /** Embeddings whose pairs were scored: all of them unless `maxPairs` forced a subset. */
   embeddingsUsed: number;
+  /** At the threshold given in the options. */
+  atThreshold?: ThresholdMetrics;
 }
 
 /** Default {@link VerificationOptions.maxPairs}. */
@@ -56,6 +64,7 @@ export function verificationMetrics(options: VerificationOptions): VerificationM
   const allLabels = readLabels(options.labels, count, 'embeddings');
   const maxPairs = requireNumber('maxPairs', options.maxPairs ?? DEFAULT_MAX_PAIRS, { integer: true, min: 1 });
   const seed = requireNumber('seed', options.seed ?? 0, { integer: true });
+  if (options.threshold !== undefined) requireNumber('threshold', options.threshold);
   require(count >= 2, 'verification needs at least 2 embeddings (one pair)');
 
   const used = Math.min(count, largestSetWithin(maxPairs));
@@ -94,7 +103,13 @@ export function verificationMetrics(options: VerificationOptions): VerificationM
   });
   positives.sort();
   negatives.sort();
-  return { ...rocSummary(positives, negatives), pairs, positivePairs, embeddingsUsed: used };
+  return {
+    ...rocSummary(positives, negatives),
+    pairs,
+    positivePairs,
+    embeddingsUsed: used,
+    ...(options.threshold !== undefined ? { atThreshold: thresholdMetrics(positives, negatives, options.threshold) } : {}),
+  };
 }
 
 /** The largest m with m(m − 1)/2 ≤ maxPairs. */

@@ -9,17 +9,20 @@ export interface Gallery {
   /** Row-major `size × dims`. */
   readonly embeddings: Float32Array;
   readonly dims: number;
-  /** Per row: its label (index into `classNames`) and its source (file path or dataset index). */
+  /** Per row: its label (index into `classNames`, −1 for an unlabelled image) and its source (file path or dataset index). */
   readonly labels: Int32Array;
   readonly sources: readonly string[];
   readonly classNames: readonly string[];
   /** The model directory the embeddings came from. */
   readonly model: string;
+  /** The fingerprint of that model (`LoadedModel.fingerprint`): only its embeddings can be searched here. */
+  readonly fingerprint: string;
 }
 
 interface GalleryIndexFile {
   readonly format: 'tripletjs-gallery';
   readonly model: string;
+  readonly fingerprint?: string;
   readonly classNames: readonly string[];
   readonly rows: ReadonlyArray<{ readonly label: number; readonly source: string }>;
 }
@@ -37,6 +40,7 @@ export async function saveGallery(path: string, gallery: Gallery): Promise<void>
   const index: GalleryIndexFile = {
     format: 'tripletjs-gallery',
     model: gallery.model,
+    fingerprint: gallery.fingerprint,
     classNames: gallery.classNames,
     rows: Array.from(gallery.labels, (label, i) => ({ label, source: gallery.sources[i]! })),
   };
@@ -58,6 +62,10 @@ export async function loadGallery(path: string): Promise<Gallery> {
   }
   require(index.format === 'tripletjs-gallery' && Array.isArray(index.rows), `${indexPath} is not a tripletjs gallery index`);
   require(index.rows.length === rows, `${indexPath} lists ${index.rows.length} rows but ${path} has ${rows}`);
+  require(
+    typeof index.fingerprint === 'string',
+    `${indexPath} does not say which model made its embeddings (made by an older tripletjs): embed the images again with triplet embed`,
+  );
   return {
     embeddings: values,
     dims: cols,
@@ -65,7 +73,19 @@ export async function loadGallery(path: string): Promise<Gallery> {
     sources: index.rows.map((r) => r.source),
     classNames: index.classNames,
     model: index.model,
+    fingerprint: index.fingerprint,
   };
+}
+
+/**
+ * Checks that `gallery` was embedded by the model of `fingerprint`: embeddings of another model,
+ * even of the same dimension, live in another space, and a search across them returns nonsense.
+ */
+export function checkGalleryModel(gallery: Gallery, fingerprint: string, model: string): void {
+  require(
+    gallery.fingerprint === fingerprint,
+    `the gallery was embedded by another model (${gallery.model}, ${gallery.fingerprint.slice(0, 19)}…) than ${model} (${fingerprint.slice(0, 19)}…): embed the gallery again with this model`,
+  );
 }
 
 /** One search hit. */
@@ -83,7 +103,7 @@ export function searchGallery(gallery: Gallery, query: Float32Array, k: number):
   return Array.from(indices, (row, i) => ({
     rank: i + 1,
     distance: distances[i]!,
-    label: gallery.classNames[gallery.labels[row]!] ?? String(gallery.labels[row]),
+    label: gallery.labels[row]! < 0 ? '' : gallery.classNames[gallery.labels[row]!] ?? String(gallery.labels[row]),
     source: gallery.sources[row]!,
   }));
 }

@@ -1,2 +1,2 @@
 export { encodeNpy, decodeNpy } from './npy.js';
-export { saveGallery, loadGallery, searchGallery, galleryIndexPath, type Gallery, type SearchHit } from './gallery.js';
+export { saveGallery, loadGallery, searchGallery, checkGalleryModel, galleryIndexPath, type Gallery, type SearchHit } from './gallery.js';

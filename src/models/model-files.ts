@@ -4,20 +4,22 @@ import { tf, type tfl } from '../tf.js';
 import { require, TripletjsInputError } from '../common/errors.js';
 import { writeDirectoryAtomic } from '../common/atomic-files.js';
 import { VERSION } from '../version.js';
-import { checkMetadata, deserialiseModel, MODEL_FILES, parseJson, type LoadedModel, type ModelMetadata } from './model-format.js';
+import { checkMetadata, deserialiseModel, modelFingerprint, MODEL_FILES, parseJson, type LoadedModel, type ModelMetadata } from './model-format.js';
 
 export { MODEL_FILES, type LoadedModel, type ModelMetadata };
 
 /**
  * Saves `model` to `directory` in the TensorFlow.js layers format (`model.json` + `weights.bin`,
  * loadable by `tf.loadLayersModel` in a browser) with `tripletjs.json` beside them. The directory
- * is replaced atomically.
+ * is replaced atomically and flushed to the disk. Returns the model's fingerprint (as
+ * {@link loadModel} gives it).
  */
 export async function saveModel(
   model: tfl.LayersModel,
   directory: string,
   metadata: Omit<ModelMetadata, 'format' | 'formatVersion' | 'libraryVersion' | 'createdAt'>,
-): Promise<void> {
+): Promise<string> {
+  let fingerprint = '';
   await writeDirectoryAtomic(directory, async (temporary) => {
     await model.save({
       save: async (artifacts) => {
@@ -31,6 +33,7 @@ export async function saveModel(
         };
         await writeFile(join(temporary, MODEL_FILES.topology), JSON.stringify(topology));
         await writeFile(join(temporary, MODEL_FILES.weights), new Uint8Array(weightData));
+        fingerprint = await modelFingerprint(artifacts.modelTopology!, weightData);
         return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
       },
     });
@@ -43,6 +46,7 @@ export async function saveModel(
     };
     await writeFile(join(temporary, MODEL_FILES.metadata), JSON.stringify(full, null, 2));
   });
+  return fingerprint;
 }
 
 /**
@@ -66,7 +70,7 @@ export async function loadModel(directory: string): Promise<LoadedModel> {
   const weights = await readFile(weightsPath).catch(() => {
     throw new TripletjsInputError(`${weightsPath} is missing: the model directory is incomplete`);
   });
-  const model = await deserialiseModel(
+  return deserialiseModel(
     {
       modelTopology: topology.modelTopology,
       weightSpecs: topology.weightsManifest.flatMap((group) => group.weights),
@@ -75,7 +79,6 @@ export async function loadModel(directory: string): Promise<LoadedModel> {
     metadata,
     directory,
   );
-  return { model, metadata };
 }
 
 async function readJson<T>(path: string, missing: string): Promise<T> {

@@ -19,19 +19,54 @@ export interface ModelMetadata {
   readonly config: ModelConfig;
   readonly preprocessing: Preprocessing;
   readonly embeddingDim: number;
-  /** The dataset trained on: its name, class names and split. */
-  readonly dataset?: { readonly name: string; readonly classNames: readonly string[]; readonly split: string };
+  /** The dataset trained on and how it was split (see {@link DatasetRecord}). */
+  readonly dataset?: DatasetRecord;
   /** The training arguments, as given. */
   readonly training?: Readonly<Record<string, unknown>>;
-  /** Held-out metrics measured at the end of training. */
+  /** The "same or not" decision, with its threshold chosen on validation pairs. */
+  readonly verification?: VerificationRecord;
+  /** Validation metrics (of the epoch kept) and test metrics (measured once, at the end). */
   readonly metrics?: Readonly<Record<string, unknown>>;
   readonly createdAt: string;
+}
+
+/** The dataset a model was trained on, enough to load it again the same way and to know which classes it saw. */
+export interface DatasetRecord {
+  readonly name: string;
+  readonly classNames: readonly string[];
+  /** The split's description. */
+  readonly split: string;
+  /** Whether the test classes were unseen in training or the test images were new images of them. */
+  readonly protocol?: 'unseen-classes' | 'held-out';
+  /** The fold of the split (null: the dataset's default). */
+  readonly fold?: number | null;
+  /** Options the dataset was loaded with (folder datasets: size, channels, split, seed). */
+  readonly options?: Readonly<Record<string, unknown>>;
+  /** Classes of the training, validation and test parts. */
+  readonly trainClasses?: readonly string[];
+  readonly validationClasses?: readonly string[];
+  readonly testClasses?: readonly string[];
+}
+
+/** How a model decides "same or not": Euclidean distance ≤ threshold. */
+export interface VerificationRecord {
+  /** Distance threshold between unit embeddings. */
+  readonly threshold: number;
+  /** Where it was chosen: always validation pairs, never the test. */
+  readonly chosenOn: 'validation';
+  /** Accuracy at the threshold on the validation pairs (where it is the best accuracy). */
+  readonly validationAccuracy: number;
 }
 
 /** A loaded model with its metadata. */
 export interface LoadedModel {
   readonly model: tfl.LayersModel;
   readonly metadata: ModelMetadata;
+  /**
+   * What identifies these weights: a hash of the topology and weight files. Embeddings are only
+   * comparable between models of the same fingerprint.
+   */
+  readonly fingerprint: string;
 }
 
 /** File names inside a model directory. */
@@ -52,7 +87,7 @@ export async function deserialiseModel(
   artifacts: { modelTopology: object; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer },
   metadata: ModelMetadata,
   where: string,
-): Promise<tfl.LayersModel> {
+): Promise<LoadedModel> {
   const expectedBytes = artifacts.weightSpecs.reduce((sum, spec) => sum + tf.util.sizeFromShape(spec.shape) * 4, 0);
   require(
     artifacts.weightData.byteLength === expectedBytes,
@@ -76,7 +111,20 @@ export async function deserialiseModel(
     model.dispose();
     throw error;
   }
-  return model;
+  return { model, metadata, fingerprint: await modelFingerprint(artifacts.modelTopology, artifacts.weightData) };
+}
+
+/**
+ * `sha256:<hex>` of a model's topology (as JSON) and weight bytes, the same in Node and browsers
+ * (WebCrypto): two models embed alike only if their fingerprints are equal.
+ */
+export async function modelFingerprint(modelTopology: object, weightData: ArrayBuffer): Promise<string> {
+  const topology = new TextEncoder().encode(JSON.stringify(modelTopology));
+  const bytes = new Uint8Array(topology.length + weightData.byteLength);
+  bytes.set(topology);
+  bytes.set(new Uint8Array(weightData), topology.length);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return `sha256:${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
 /** Parses `text` (the contents of `where`) as JSON, with a clear error for a corrupt file. */

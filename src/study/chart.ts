@@ -35,7 +35,7 @@ export async function studyChart(summaries: readonly CellSummary[], rawPixels: r
   const rows = summaries.map((cell) => {
     const map = cell.metrics.mapAtR;
     const { ok, collapsed, diverged } = cell.statuses;
-    const floor = rawPixels.find((r) => r.config.dataset === cell.dataset)?.evaluation?.mapAtR ?? null;
+    const floor = rawPixels.find((r) => r.config.dataset === cell.dataset)?.test?.mapAtR ?? null;
     const status = ok + collapsed === 0 ? 'diverged' : collapsed === 0 ? 'all ok' : ok === 0 && diverged === 0 ? 'all collapsed' : 'some collapsed';
     return {
       dataset: cell.dataset,

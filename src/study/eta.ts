@@ -23,7 +23,7 @@ export class EtaEstimator {
   }
 
   /** Seconds until `remaining` are done, or undefined before any run has finished. */
-  secondsLeft(remaining: readonly RunConfig[]): number | undefined {
+  secondsLeft(remaining: readonly RunKind[]): number | undefined {
     if (this.total.count === 0) return undefined;
     const fallback = this.total.seconds / this.total.count;
     let sum = 0;
@@ -35,6 +35,9 @@ export class EtaEstimator {
   }
 }
 
-function keyOf(config: RunConfig): string {
-  return `${config.kind} ${config.dataset}`;
+function keyOf(config: RunKind): string {
+  return `${config.kind} ${config.purpose ?? ''} ${config.dataset}`;
 }
+
+/** What the time of a run is estimated by: its kind, purpose and dataset. */
+export type RunKind = Pick<RunConfig, 'kind' | 'dataset'> & { readonly purpose?: 'select' | 'final' };

@@ -7,26 +7,28 @@ import type { RunConfig, RunRecord } from './run.js';
 import { classSpread } from './spread.js';
 
 /**
- * Performs one run of the study in this process and returns its record: trains the cell with
- * the budget and seed (evaluating once, at the end, on the held-out split), then measures the
- * class spread of the held-out query embeddings and applies the collapse rule. A run whose
- * training diverges is a `diverged` record, not an error. For a raw-pixel run: the same
- * evaluation and spread on pixels / 255. The study runs each in a process of its own (`worker.ts`).
+ * Performs one run of the study in this process and returns its record. A training run trains the
+ * cell with the budget, seed and learning rate, evaluating once at the end: a `select` run on the
+ * validation split only, a `final` run on validation and then the test split; then it measures
+ * the class spread of the embeddings evaluated last and applies the collapse rule. A run whose
+ * training diverges is a `diverged` record, not an error. A raw-pixel run: the test evaluation and
+ * spread on pixels / 255. The study runs each in a process of its own (`worker.ts`).
  */
 export async function executeRun(config: RunConfig): Promise<RunRecord> {
   const started = performance.now();
   const dataset = await loadDataset(config.dataset);
   const split = dataset.split();
-  const queries = split.evaluation.queries;
-  const labels = Int32Array.from(queries, (i) => dataset.labels[i]!);
   const seconds = (): number => (performance.now() - started) / 1000;
+  const labelsOf = (queries: Int32Array): Int32Array => Int32Array.from(queries, (i) => dataset.labels[i]!);
   if (config.kind === 'raw') {
     const { height, width, channels } = dataset.shape;
-    const evaluation = evaluateRawPixels(dataset, split);
-    const spread = classSpread(toInputs(dataset, queries), labels, height * width * channels);
-    return { config, status: 'ok', split: split.description, evaluation, spread, seconds: seconds() };
+    const { queries } = split.test;
+    const test = evaluateRawPixels(dataset, split.test);
+    const spread = classSpread(toInputs(dataset, queries), labelsOf(queries), height * width * channels);
+    return { config, status: 'ok', split: split.description, test, spread, seconds: seconds() };
   }
   const { budget } = config;
+  const final = config.purpose === 'final';
   let finalLoss: number | undefined;
   let examplesSeen: number | undefined;
   try {
@@ -41,21 +43,33 @@ export async function executeRun(config: RunConfig): Promise<RunRecord> {
       k: budget.k,
       ...(budget.stepsPerEpoch !== undefined ? { stepsPerEpoch: budget.stepsPerEpoch } : {}),
       optimizer: budget.optimizer,
-      learningRate: budget.learningRate,
+      learningRate: config.learningRate,
       schedule: budget.schedule,
       augment: budget.augment,
       seed: config.seed,
       evalEvery: 0,
+      evaluateTest: final,
       onEvent: (event) => {
         if (event.type === 'start') examplesSeen = event.epochs * event.stepsPerEpoch * event.batchSize;
         else if (event.type === 'epoch') finalLoss = event.meanLoss;
       },
     });
+    const { queries } = final ? split.test : split.validation!;
     const embeddings = embedImages(result.model, dataset, queries);
     result.model.dispose();
-    const spread = classSpread(embeddings, labels, result.metadata.embeddingDim);
+    const spread = classSpread(embeddings, labelsOf(queries), result.metadata.embeddingDim);
     const status = isCollapsed(spread) ? 'collapsed' : 'ok';
-    return { config, status, split: split.description, evaluation: result.evaluation, spread, finalLoss, examplesSeen, seconds: seconds() };
+    return {
+      config,
+      status,
+      split: split.description,
+      validation: result.validation!,
+      ...(result.test ? { test: result.test } : {}),
+      spread,
+      finalLoss,
+      examplesSeen,
+      seconds: seconds(),
+    };
   } catch (error) {
     if (!(error instanceof TrainingDivergedError)) throw error;
     return { config, status: 'diverged', split: split.description, examplesSeen, message: error.message, seconds: seconds() };

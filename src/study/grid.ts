@@ -4,7 +4,8 @@ import { LOSS_NAMES, type LossName, type MinerName } from '../training/component
 /**
  * The sampling methods the study compares. `random` is one random triplet per anchor (for the
  * contrastive loss: its anchor–positive and anchor–negative pairs, i.e. random pairs);
- * `hard-pairs` is the contrastive loss's own hard-pair mining.
+ * `hard-pairs` is hard-pair mining for the contrastive loss (the multi-similarity miner: per
+ * anchor, the pairs harder than its easiest opposite pair, see `MultiSimilarityMiner`).
  */
 export const SAMPLINGS = ['random', 'batch-all', 'semi-hard', 'batch-hard', 'distance-weighted', 'hard-pairs'] as const;
 export type SamplingName = (typeof SAMPLINGS)[number];
@@ -37,7 +38,8 @@ export const QUICK_GRID: readonly StudyCell[] = [
 /**
  * The miner a cell trains with (a name of `training/components.ts`). The triplet miners select
  * with the loss's margin (0.2 hinge, 0 soft margin, 0.5 contrastive), as `train` builds them.
- * Two cases differ from the sampling's name:
+ * Cases that differ from the sampling's name:
+ * - `hard-pairs` is the `multi-similarity` miner;
  * - batch-all with the soft margin is `all`, every valid triplet of the batch (Hermans et al.):
  *   the soft margin is never zero, and a margin-0 batch-all miner would keep only the triplets
  *   already in the wrong order;
@@ -46,6 +48,7 @@ export const QUICK_GRID: readonly StudyCell[] = [
  */
 export function minerOf({ loss, sampling }: StudyCell): MinerName {
   require(!(sampling === 'hard-pairs' && loss !== 'contrastive'), `hard-pairs sampling is for the contrastive loss, not ${loss}`);
+  if (sampling === 'hard-pairs') return 'multi-similarity';
   return sampling === 'batch-all' && loss === 'triplet-soft' ? 'all' : sampling;
 }
 

@@ -2,7 +2,7 @@ import { LOSS_NAMES } from '../training/components.js';
 import type { StudyBudget } from './budget.js';
 import { COLLAPSE_DISTANCE } from './collapse.js';
 import { SAMPLINGS } from './grid.js';
-import type { RunRecord, RunStatus, TrainRunConfig } from './run.js';
+import { SELECTION_SEED, type RunRecord, type RunStatus, type TrainRunConfig } from './run.js';
 import { meanStd, type MeanStd } from './statistics.js';
 import type { CellSummary, SummaryMetric } from './summary.js';
 
@@ -43,9 +43,10 @@ export function studyReport({ summaries, runs, rawPixels, seeds, command }: Repo
     '# Sampling study',
     '',
     ...(command ? ['```sh', command, '```', ''] : []),
-    `Held-out metrics on classes unseen in training: mean ± sample standard deviation over ${seeds} seed${seeds === 1 ? '' : 's'} per cell.`,
+    `Test metrics on classes unseen in training: mean ± sample standard deviation over ${seeds} seed${seeds === 1 ? '' : 's'} per cell, each cell at the learning rate`,
+    `chosen for it on the validation classes (its own runs with seed ${SELECTION_SEED}, evaluated on validation only); the test split is evaluated once per run.`,
     `Spread: per unseen class, mean distance between its embeddings / mean distance to the other classes' embeddings, averaged over classes (lower = tighter classes).`,
-    `A run is **collapsed** when the mean distance between held-out embeddings of different classes is below ${COLLAPSE_DISTANCE} (unit-length embeddings);`,
+    `A run is **collapsed** when the mean distance between its evaluated embeddings of different classes is below ${COLLAPSE_DISTANCE} (unit-length embeddings);`,
     'its metrics are kept and counted in the means. A **diverged** run (non-finite loss) has no metrics; it is counted in the runs column.',
     ...[...new Set([...rawPixels, ...runs].map((r) => r.config.engine))].map((engine) => `Engine: ${engine.replace(/^tripletjs: /, '')}.`),
   ];
@@ -53,28 +54,57 @@ export function studyReport({ summaries, runs, rawPixels, seeds, command }: Repo
   for (const dataset of datasets) {
     const cells = summaries.filter((s) => s.dataset === dataset);
     const raw = rawPixels.find((r) => r.config.dataset === dataset);
-    const trained = runs.filter((r): r is RunRecord & { config: TrainRunConfig } => r.config.kind === 'train' && r.config.dataset === dataset);
-    const shown = METRIC_LABELS.filter(([key]) => cells.some((c) => c.metrics[key]) || raw?.evaluation?.[key] !== undefined);
+    const ofDataset = runs.filter((r): r is RunRecord & { config: TrainRunConfig } => r.config.kind === 'train' && r.config.dataset === dataset);
+    const trained = ofDataset.filter((r) => r.config.purpose === 'final');
+    const shown = METRIC_LABELS.filter(([key]) => cells.some((c) => c.metrics[key]) || raw?.test?.[key] !== undefined);
     lines.push('', `## ${dataset}`, '', (raw ?? trained[0])?.split ?? '');
     if (trained[0]) lines.push('', `Budget of every cell: ${describeBudget(trained[0].config.budget, trained[0].examplesSeen)}.`);
     lines.push(
       '',
-      `| loss | sampling | miner | ${shown.map(([, label]) => label).join(' | ')} | spread | runs | s / run |`,
-      `|---|---|---|${shown.map(() => '---:|').join('')}---:|---|---:|`,
+      `| loss | sampling | miner | lr | ${shown.map(([, label]) => label).join(' | ')} | spread | runs | s / run |`,
+      `|---|---|---|---:|${shown.map(() => '---:|').join('')}---:|---|---:|`,
     );
     if (raw) {
-      const values = shown.map(([key]) => (typeof raw.evaluation?.[key] === 'number' ? raw.evaluation[key].toFixed(4) : '–'));
-      lines.push(`| raw pixels (floor) | – | – | ${values.join(' | ')} | ${raw.spread?.spread.toFixed(4) ?? '–'} | – | ${raw.seconds.toFixed(0)} |`);
+      const values = shown.map(([key]) => (typeof raw.test?.[key] === 'number' ? raw.test[key].toFixed(4) : '–'));
+      lines.push(`| raw pixels (floor) | – | – | – | ${values.join(' | ')} | ${raw.spread?.spread.toFixed(4) ?? '–'} | – | ${raw.seconds.toFixed(0)} |`);
     }
     for (const cell of cells) {
       const values = shown.map(([key]) => formatMeanStd(cell.metrics[key]));
       lines.push(
-        `| ${cell.loss} | ${cell.sampling} | ${cell.miner} | ${values.join(' | ')} | ${formatMeanStd(cell.spread, 3)} | ${describeStatuses(cell.statuses)} | ${cell.seconds.mean.toFixed(0)} |`,
+        `| ${cell.loss} | ${cell.sampling} | ${cell.miner} | ${cell.learningRate} | ${values.join(' | ')} | ${formatMeanStd(cell.spread, 3)} | ${describeStatuses(cell.statuses)} | ${cell.seconds.mean.toFixed(0)} |`,
       );
     }
+    const selection = ofDataset.filter((r) => r.config.purpose === 'select');
+    if (selection.length > 0) lines.push('', ...selectionTable(dataset, cells, selection));
     if (cells.length > 0) lines.push('', ...spreadTable(dataset, cells, trained, raw));
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The learning-rate choice: each cell's validation MAP@R at every rate of the grid (collapsed and
+ * diverged runs marked), the chosen rate in bold.
+ */
+function selectionTable(dataset: string, cells: readonly CellSummary[], selection: ReadonlyArray<RunRecord & { config: TrainRunConfig }>): string[] {
+  const rates = [...new Set(selection.map((r) => r.config.learningRate))].sort((a, b) => a - b);
+  const lines = [
+    `### Learning rate of each cell, chosen on validation (${dataset})`,
+    '',
+    `Validation MAP@R of one run per rate (seed ${SELECTION_SEED}); **bold**: the rate chosen; c: collapsed; d: diverged.`,
+    '',
+    `| loss | sampling | ${rates.map((rate) => `lr ${rate}`).join(' | ')} |`,
+    `|---|---|${rates.map(() => '---:|').join('')}`,
+  ];
+  for (const cell of cells) {
+    const values = rates.map((rate) => {
+      const run = selection.find((r) => r.config.loss === cell.loss && r.config.sampling === cell.sampling && r.config.learningRate === rate);
+      if (run === undefined) return '–';
+      const text = run.status === 'diverged' ? 'd' : `${run.validation!.mapAtR.toFixed(4)}${run.status === 'collapsed' ? ' c' : ''}`;
+      return rate === cell.learningRate ? `**${text}**` : text;
+    });
+    lines.push(`| ${cell.loss} | ${cell.sampling} | ${values.join(' | ')} |`);
+  }
+  return lines;
 }
 
 /**
@@ -125,7 +155,7 @@ export function describeBudget(budget: StudyBudget, examplesSeen: number | undef
     `${model}${budget.resizeTo ? ` on images resized to ${budget.resizeTo.join(' × ')}` : ''}`,
     `batches of ${budget.p} classes × ${budget.k}`,
     steps,
-    `${budget.optimizer === 'adam' ? 'Adam' : 'SGD with momentum 0.9'}, learning rate ${budget.learningRate}, ${budget.schedule} schedule`,
+    `${budget.optimizer === 'adam' ? 'Adam' : 'SGD with momentum 0.9'}, ${budget.schedule} schedule, learning rate ${budget.learningRates.length > 1 ? `chosen per cell on validation from ${budget.learningRates.join(', ')}` : budget.learningRates[0]}`,
     budget.augment ? 'seeded shifts and flips' : 'no augmentation',
   ].join('; ');
 }

@@ -2,15 +2,21 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-files.js';
 import type { RunConfig, RunRecord } from './run.js';
+import { canonicalJson } from '../common/canonical-json.js';
 
 /**
  * Where a run's record lives under the study's output directory:
- * `runs/<dataset>/<loss>--<sampling>--seed-<n>.json`, or `runs/<dataset>/raw-pixels.json`.
+ * `runs/<dataset>/<loss>--<sampling>--seed-<n>.json` (final runs),
+ * `runs/<dataset>/select/<loss>--<sampling>--lr-<rate>.json` (learning-rate choice), or
+ * `runs/<dataset>/raw-pixels.json`.
  */
 export function runFile(outDir: string, config: RunConfig): string {
   const dataset = config.dataset.replace(/[^A-Za-z0-9._-]+/g, '_');
-  const name = config.kind === 'raw' ? 'raw-pixels' : `${config.loss}--${config.sampling}--seed-${config.seed}`;
-  return join(outDir, 'runs', dataset, `${name}.json`);
+  if (config.kind === 'raw') return join(outDir, 'runs', dataset, 'raw-pixels.json');
+  const cell = `${config.loss}--${config.sampling}`;
+  return config.purpose === 'select'
+    ? join(outDir, 'runs', dataset, 'select', `${cell}--lr-${config.learningRate}.json`)
+    : join(outDir, 'runs', dataset, `${cell}--seed-${config.seed}.json`);
 }
 
 /**
@@ -25,17 +31,10 @@ export async function readFinishedRun(outDir: string, config: RunConfig): Promis
   } catch {
     return undefined;
   }
-  return canonical(record?.config) === canonical(config) ? record : undefined;
+  return canonicalJson(record?.config) === canonicalJson(config) ? record : undefined;
 }
 
 /** Writes a finished run's record atomically: an interrupted study never leaves half a file. */
 export async function writeRun(outDir: string, record: RunRecord): Promise<void> {
   await writeFileAtomic(runFile(outDir, record.config), JSON.stringify(record, null, 2) + '\n');
-}
-
-/** JSON with object keys sorted, so that key order does not decide whether two configurations match. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
 }

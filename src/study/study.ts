@@ -4,11 +4,11 @@ import { require, requireNumber } from '../common/errors.js';
 import { loadDataset } from '../data/registry.js';
 import { studyBudget, type BudgetOverrides, type StudyBudget } from './budget.js';
 import { studyChart } from './chart.js';
-import { EtaEstimator } from './eta.js';
+import { EtaEstimator, type RunKind } from './eta.js';
 import { FULL_GRID, minerOf, QUICK_GRID, type StudyCell } from './grid.js';
 import { runInChildProcess, runInChildProcesses } from './pool.js';
 import { studyReport } from './report.js';
-import { RUN_PROTOCOL, type RunConfig, type RunRecord } from './run.js';
+import { RUN_PROTOCOL, SELECTION_SEED, type RunConfig, type RunRecord, type TrainRunConfig } from './run.js';
 import { readFinishedRun, writeRun } from './run-store.js';
 import { summarizeCells, type CellSummary } from './summary.js';
 
@@ -100,37 +100,74 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   // every run's configuration, so a run made on other kernels is never reused.
   const env = workerEnvironment();
   const engine = await runInChildProcess<string>(WORKER, { kind: 'engine' }, env);
-  const plan: RunConfig[] = datasets.map((dataset) => ({ kind: 'raw', protocol: RUN_PROTOCOL, engine, dataset }));
-  for (let seed = 0; seed < seeds; seed++) {
-    for (const dataset of datasets) {
-      for (const cell of cells) {
-        plan.push({ kind: 'train', protocol: RUN_PROTOCOL, engine, dataset, loss: cell.loss, sampling: cell.sampling, miner: minerOf(cell), seed, budget: budgets.get(dataset)! });
-      }
+  const trainRun = (dataset: string, cell: StudyCell, purpose: 'select' | 'final', seed: number, learningRate: number): TrainRunConfig => ({
+    kind: 'train',
+    purpose,
+    protocol: RUN_PROTOCOL,
+    engine,
+    dataset,
+    loss: cell.loss,
+    sampling: cell.sampling,
+    miner: minerOf(cell),
+    seed,
+    learningRate,
+    budget: budgets.get(dataset)!,
+  });
+  // First every cell at every rate of its grid, judged on validation; then each cell's seeds at
+  // its chosen rate, judged on test. A grid of one rate needs no choice.
+  const choosing = (dataset: string): boolean => budgets.get(dataset)!.learningRates.length > 1;
+  const selection: RunConfig[] = datasets.map((dataset) => ({ kind: 'raw', protocol: RUN_PROTOCOL, engine, dataset }));
+  for (const dataset of datasets.filter(choosing)) {
+    for (const cell of cells) for (const rate of budgets.get(dataset)!.learningRates) selection.push(trainRun(dataset, cell, 'select', SELECTION_SEED, rate));
+  }
+  const finalCount = datasets.length * cells.length * seeds;
+  const finalKinds = datasets.flatMap((dataset) => Array.from({ length: cells.length * seeds }, () => ({ kind: 'train' as const, purpose: 'final' as const, dataset })));
+
+  const reusedSelection = await Promise.all(selection.map((config) => readFinishedRun(outDir, config)));
+  let done = reusedSelection.filter((record) => record !== undefined).length;
+  const total = selection.length + finalCount;
+  options.onEvent?.({ type: 'plan', total, finished: done, jobs, datasets });
+  const eta = new EtaEstimator(jobs);
+  let executed = 0;
+  const execute = async (plan: RunConfig[], stored: Array<RunRecord | undefined>, later: readonly RunKind[]): Promise<RunRecord[]> => {
+    const records = [...stored];
+    const pending = plan.filter((_, i) => records[i] === undefined);
+    const remaining = new Set(pending);
+    executed += pending.length;
+    await runInChildProcesses<RunConfig, RunRecord>(WORKER, pending, jobs, {
+      env,
+      onStart: (config) => options.onEvent?.({ type: 'run-start', config }),
+      onResult: async (record, config) => {
+        await writeRun(outDir, record);
+        records[plan.indexOf(config)] = record;
+        remaining.delete(config);
+        eta.add(record);
+        done++;
+        const etaSeconds = eta.secondsLeft([...remaining, ...later]);
+        options.onEvent?.({ type: 'run-end', record, done, total, ...(etaSeconds !== undefined ? { etaSeconds } : {}) });
+      },
+    });
+    return records as RunRecord[];
+  };
+  const selected = await execute(selection, reusedSelection, finalKinds);
+  const chosen = new Map<string, number>();
+  for (const dataset of datasets) {
+    for (const cell of cells) {
+      const tried = selected.filter((r) => r.config.kind === 'train' && r.config.dataset === dataset && r.config.loss === cell.loss && r.config.sampling === cell.sampling);
+      chosen.set(JSON.stringify([dataset, cell.loss, cell.sampling]), choosing(dataset) ? chooseLearningRate(tried) : budgets.get(dataset)!.learningRates[0]!);
     }
   }
+  const finals: RunConfig[] = [];
+  for (let seed = 0; seed < seeds; seed++) {
+    for (const dataset of datasets) {
+      for (const cell of cells) finals.push(trainRun(dataset, cell, 'final', seed, chosen.get(JSON.stringify([dataset, cell.loss, cell.sampling]))!));
+    }
+  }
+  const reusedFinals = await Promise.all(finals.map((config) => readFinishedRun(outDir, config)));
+  done += reusedFinals.filter((record) => record !== undefined).length;
+  const finishedFinals = await execute(finals, reusedFinals, []);
 
-  const records: Array<RunRecord | undefined> = await Promise.all(plan.map((config) => readFinishedRun(outDir, config)));
-  const pending = plan.filter((_, i) => records[i] === undefined);
-  const reused = plan.length - pending.length;
-  options.onEvent?.({ type: 'plan', total: plan.length, finished: reused, jobs, datasets });
-  const eta = new EtaEstimator(jobs);
-  const remaining = new Set(pending);
-  let done = reused;
-  await runInChildProcesses<RunConfig, RunRecord>(WORKER, pending, jobs, {
-    env,
-    onStart: (config) => options.onEvent?.({ type: 'run-start', config }),
-    onResult: async (record, config) => {
-      await writeRun(outDir, record);
-      records[plan.indexOf(config)] = record;
-      remaining.delete(config);
-      eta.add(record);
-      done++;
-      const etaSeconds = eta.secondsLeft([...remaining]);
-      options.onEvent?.({ type: 'run-end', record, done, total: plan.length, ...(etaSeconds !== undefined ? { etaSeconds } : {}) });
-    },
-  });
-
-  const finished = records as RunRecord[];
+  const finished = [...selected, ...finishedFinals];
   const rawPixels = finished.filter((r) => r.config.kind === 'raw');
   const runs = finished.filter((r) => r.config.kind === 'train');
   const summaries = summarizeCells(runs);
@@ -140,5 +177,18 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   await writeFileAtomic(files.report, studyReport({ summaries, runs, rawPixels, seeds, ...(options.command ? { command: options.command } : {}) }));
   await writeFileAtomic(files.svg, chart.svg);
   await writeFileAtomic(files.png, chart.png);
-  return { outDir, files, runs, rawPixels, summaries, executed: pending.length, reused, seconds: (performance.now() - started) / 1000 };
+  return { outDir, files, runs, rawPixels, summaries, executed, reused: total - executed, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * The rate of the best validation MAP@R among a cell's selection runs, preferring runs that
+ * neither collapsed nor diverged (a collapsed embedding can still rank neighbours by chance); the
+ * lowest rate when every run diverged. Ties go to the lower rate.
+ */
+export function chooseLearningRate(tried: readonly RunRecord[]): number {
+  const rateOf = (record: RunRecord): number => (record.config as TrainRunConfig).learningRate;
+  const byRate = [...tried].sort((a, b) => rateOf(a) - rateOf(b));
+  const candidates = [byRate.filter((r) => r.status === 'ok'), byRate.filter((r) => r.status === 'collapsed')].find((list) => list.length > 0);
+  if (candidates === undefined) return rateOf(byRate[0]!);
+  return rateOf(candidates.reduce((best, record) => (record.validation!.mapAtR > best.validation!.mapAtR ? record : best)));
 }

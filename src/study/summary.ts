@@ -3,7 +3,7 @@ import type { SamplingName } from './grid.js';
 import type { RunRecord, RunStatus, TrainRunConfig } from './run.js';
 import { meanStd, type MeanStd } from './statistics.js';
 
-/** The held-out metrics the study aggregates, in table order. */
+/** The test metrics the study aggregates, in table order. */
 export const SUMMARY_METRICS = ['mapAtR', 'precisionAt1', 'eer', 'rocAuc'] as const;
 export type SummaryMetric = (typeof SUMMARY_METRICS)[number];
 
@@ -13,6 +13,8 @@ export interface CellSummary {
   readonly loss: LossName;
   readonly sampling: SamplingName;
   readonly miner: MinerName;
+  /** The learning rate chosen on validation, at which every seed of the cell trained. */
+  readonly learningRate: number;
   /** Runs per status. */
   readonly statuses: Readonly<Record<RunStatus, number>>;
   /**
@@ -21,20 +23,20 @@ export interface CellSummary {
    * evaluation has no such metric (EER and AUC exist for leave-one-out splits only).
    */
   readonly metrics: Readonly<Partial<Record<SummaryMetric, MeanStd>>>;
-  /** Class spread of the held-out embeddings over the same runs. */
+  /** Class spread of the test embeddings over the same runs. */
   readonly spread?: MeanStd;
   /** Wall seconds per run, every run. */
   readonly seconds: MeanStd;
 }
 
 /**
- * Groups the training runs by dataset and cell (in the order they first appear) and computes
- * mean ± sample standard deviation of each metric over seeds.
+ * Groups the final training runs by dataset and cell (in the order they first appear) and
+ * computes mean ± sample standard deviation of each test metric over seeds.
  */
 export function summarizeCells(records: readonly RunRecord[]): CellSummary[] {
   const groups = new Map<string, RunRecord[]>();
   for (const record of records) {
-    if (record.config.kind !== 'train') continue;
+    if (record.config.kind !== 'train' || record.config.purpose !== 'final') continue;
     const key = JSON.stringify([record.config.dataset, record.config.loss, record.config.sampling]);
     let group = groups.get(key);
     if (group === undefined) groups.set(key, (group = []));
@@ -44,10 +46,10 @@ export function summarizeCells(records: readonly RunRecord[]): CellSummary[] {
     const config = runs[0]!.config as TrainRunConfig;
     const statuses: Record<RunStatus, number> = { ok: 0, collapsed: 0, diverged: 0 };
     for (const run of runs) statuses[run.status]++;
-    const evaluated = runs.filter((run) => run.evaluation !== undefined);
+    const evaluated = runs.filter((run) => run.test !== undefined);
     const metrics: Partial<Record<SummaryMetric, MeanStd>> = {};
     for (const metric of SUMMARY_METRICS) {
-      const values = evaluated.map((run) => run.evaluation![metric]).filter((v): v is number => typeof v === 'number');
+      const values = evaluated.map((run) => run.test![metric]).filter((v): v is number => typeof v === 'number');
       const summary = values.length === evaluated.length ? meanStd(values) : undefined;
       if (summary) metrics[metric] = summary;
     }
@@ -57,6 +59,7 @@ export function summarizeCells(records: readonly RunRecord[]): CellSummary[] {
       loss: config.loss,
       sampling: config.sampling,
       miner: config.miner,
+      learningRate: config.learningRate,
       statuses,
       metrics,
       ...(spread ? { spread } : {}),

@@ -1,5 +1,5 @@
 import type { tfl } from '../tf.js';
-import type { Dataset, DatasetSplit } from '../data/dataset.js';
+import type { Dataset, EvaluationProtocol } from '../data/dataset.js';
 import { toInputs } from '../data/augment.js';
 import { evaluateEmbeddings, type EvaluationReport } from '../evaluation/evaluate.js';
 import { embed } from '../models/embed.js';
@@ -13,15 +13,18 @@ const BLOCK = 2048;
 export interface EvaluateSplitOptions {
   /** Seed of k-means and of any verification subsampling (default 0). */
   readonly seed?: number;
+  /** A verification threshold chosen on other pairs (validation), judged on these. */
+  readonly threshold?: number;
 }
 
 /**
- * Embeds the split's held-out queries (and references) with `model` and evaluates them with the
- * split's protocol: retrieval, NMI, and verification on unseen classes (leave-one-out).
+ * Embeds the queries (and references) of one part of a split (`split.validation` or
+ * `split.test`) with `model` and evaluates them: retrieval, NMI, and verification over the pairs
+ * of the queries.
  */
-export function evaluateModel(model: tfl.LayersModel, dataset: Dataset, split: DatasetSplit, options: EvaluateSplitOptions = {}): EvaluationReport {
+export function evaluateModel(model: tfl.LayersModel, dataset: Dataset, part: EvaluationProtocol, options: EvaluateSplitOptions = {}): EvaluationReport {
   const dims = model.outputs[0]!.shape.at(-1)!;
-  return evaluateWith((indices) => embedImages(model, dataset, indices), dims, dataset, split, options);
+  return evaluateWith((indices) => embedImages(model, dataset, indices), dims, dataset, part, options);
 }
 
 /**
@@ -44,19 +47,18 @@ export function embedImages(model: tfl.LayersModel, dataset: Dataset, indices: I
  * little better on MNIST, P@1 0.972 against 0.969, and worse on ORL faces, MAP@R 0.704 against
  * 0.767.)
  */
-export function evaluateRawPixels(dataset: Dataset, split: DatasetSplit, options: EvaluateSplitOptions = {}): EvaluationReport {
+export function evaluateRawPixels(dataset: Dataset, part: EvaluationProtocol, options: EvaluateSplitOptions = {}): EvaluationReport {
   const { height, width, channels } = dataset.shape;
-  return evaluateWith((indices) => toInputs(dataset, indices), height * width * channels, dataset, split, options);
+  return evaluateWith((indices) => toInputs(dataset, indices), height * width * channels, dataset, part, options);
 }
 
 function evaluateWith(
   represent: (indices: Int32Array) => Float32Array,
   dims: number,
   dataset: Dataset,
-  split: DatasetSplit,
-  { seed = 0 }: EvaluateSplitOptions,
+  { queries, references }: EvaluationProtocol,
+  { seed = 0, threshold }: EvaluateSplitOptions,
 ): EvaluationReport {
-  const { queries, references } = split.evaluation;
   const labelsOf = (indices: Int32Array): Int32Array => Int32Array.from(indices, (i) => dataset.labels[i]!);
   return evaluateEmbeddings({
     queries: represent(queries),
@@ -64,5 +66,7 @@ function evaluateWith(
     ...(references ? { references: represent(references), referenceLabels: labelsOf(references) } : {}),
     dims,
     seed,
+    verification: true,
+    ...(threshold !== undefined ? { threshold } : {}),
   });
 }

@@ -7,6 +7,9 @@ export interface StartEvent {
   readonly epochs: number;
   readonly stepsPerEpoch: number;
   readonly batchSize: number;
+  /** Classes per batch and examples per class. */
+  readonly p: number;
+  readonly k: number;
   /** Checkpoint resumed from, if any. */
   readonly resumedFrom?: string;
 }
@@ -26,16 +29,22 @@ export interface StepEvent {
   readonly learningRate: number;
 }
 
-/** Sent at the end of every epoch, with held-out metrics when the epoch was evaluated. */
+/** Sent before the first step for each setting or split the user should know is risky or weak. */
+export interface WarningEvent {
+  readonly type: 'warning';
+  readonly message: string;
+}
+
+/** Sent at the end of every epoch, with validation metrics when the epoch was evaluated. */
 export interface EpochEvent {
   readonly type: 'epoch';
   readonly epoch: number;
   readonly meanLoss: number;
   readonly meanActiveFraction: number;
   readonly seconds: number;
-  readonly evaluation?: EvaluationReport;
+  readonly validation?: EvaluationReport;
   readonly checkpoint?: string;
 }
 
 /** Everything a training run reports while it runs. */
-export type TrainingEvent = StartEvent | StepEvent | EpochEvent;
+export type TrainingEvent = StartEvent | WarningEvent | StepEvent | EpochEvent;

@@ -3,5 +3,6 @@ export { evaluateModel, evaluateRawPixels, type EvaluateSplitOptions, type Evalu
 export { makeLoss, makeMiner, LOSS_NAMES, MINER_NAMES, DEFAULT_MARGINS, type LossName, type MinerName } from './components.js';
 export { learningRateAt, SCHEDULES, type ScheduleName } from './learning-rate.js';
 export { readLatestCheckpoint, writeCheckpoint, type Checkpoint, type TrainingState } from './checkpoints.js';
-export type { TrainingEvent, StartEvent, StepEvent, EpochEvent } from './events.js';
+export type { TrainingEvent, StartEvent, WarningEvent, StepEvent, EpochEvent } from './events.js';
 export { FusedAdam } from './fused-adam.js';
+export { savedSplitOf, checkTestIsUnseen, type SavedSplit } from './saved-split.js';

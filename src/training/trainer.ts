@@ -1,19 +1,21 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf, type tfl } from '../tf.js';
 import { require, requireNumber, TripletjsInputError } from '../common/errors.js';
 import { SeededRandom } from '../common/random.js';
-import type { Dataset } from '../data/dataset.js';
+import type { Dataset, DatasetSplit, EvaluationProtocol } from '../data/dataset.js';
 import { augmentBatch, checkAugmentOptions, toInputs, type AugmentOptions } from '../data/augment.js';
 import { createModel, embeddingDimension, memberDimensions, type ModelConfig, type Preprocessing } from '../models/model-config.js';
 import { saveModel, type ModelMetadata } from '../models/model-files.js';
+import type { VerificationRecord } from '../models/model-format.js';
 import { PKSampler } from '../samplers/pk-sampler.js';
-import { readLatestCheckpoint, writeCheckpoint, type TrainingState } from './checkpoints.js';
-import { DEFAULT_MARGINS, makeLoss, makeMiner, type LossName, type MinerName } from './components.js';
+import { readBestCheckpoint, readLatestCheckpoint, writeBestCheckpoint, writeCheckpoint, type TrainingState } from './checkpoints.js';
+import { DEFAULT_MARGINS, DEFAULT_MINERS, makeLoss, makeMiner, riskyCombination, type LossName, type MinerName } from './components.js';
 import { evaluateModel, type EvaluationReport } from './evaluate-split.js';
 import type { TrainingEvent } from './events.js';
 import { learningRateAt, type ScheduleName } from './learning-rate.js';
 import { FusedAdam } from './fused-adam.js';
+import { prepareRunFolder, settingDifferences } from './run-folder.js';
 
 /** Options of {@link train}. Every option but `dataset` has a default. */
 export interface TrainOptions {
@@ -26,13 +28,13 @@ export interface TrainOptions {
   readonly resizeTo?: readonly [number, number];
   /** Default `triplet`. */
   readonly loss?: LossName;
-  /** Default `batch-hard`. */
+  /** Default: `batch-all` for the triplet and contrastive losses, `all` for the soft margin (see `DEFAULT_MINERS`). */
   readonly miner?: MinerName;
   /** Default: 0.2 for the triplet loss, 0 for the soft margin, 0.5 for the contrastive negative margin. */
   readonly margin?: number;
   /** Default 20. */
   readonly epochs?: number;
-  /** Classes per batch (default 16) and examples per class (default 4). */
+  /** Classes per batch (default: 16, or every training class when there are fewer) and examples per class (default 4). */
   readonly p?: number;
   readonly k?: number;
   /** Default `adam`; `sgd` is SGD with momentum 0.9. */
@@ -43,21 +45,33 @@ export interface TrainOptions {
   readonly schedule?: ScheduleName;
   /** Seeds the model, sampler, miners and augmentation: the same seed repeats the run (default 0). */
   readonly seed?: number;
-  /** Evaluate on the held-out split every N epochs (default 5; the last epoch always). */
+  /** Evaluate on the validation split every N epochs (default 5; the last epoch always). */
   readonly evalEvery?: number;
   /**
    * Seeded augmentation of the training images (default true): `true` is shifts of up to 10% of
    * the side and flips for flip-invariant data; options add zoom, rotation and lighting; `false` is none.
    */
   readonly augment?: boolean | AugmentOptions;
-  /** Stop when MAP@R has not improved for this many evaluations (default: never). */
+  /** Stop when validation MAP@R has not improved for this many evaluations (default: never). */
   readonly earlyStopPatience?: number;
+  /**
+   * End with the weights of the evaluated epoch of best validation MAP@R rather than the last
+   * epoch's (default true). Without a validation split the last epoch is kept.
+   */
+  readonly keepBest?: boolean;
+  /** Evaluate the test split once, at the end (default true; off for runs that only choose on validation). */
+  readonly evaluateTest?: boolean;
   /** At most this many steps per epoch (default: the sampler's full epoch). */
   readonly stepsPerEpoch?: number;
   /** Where checkpoints (every epoch), the JSON-lines log and the final model go. */
   readonly outDir?: string;
-  /** Continue from the last checkpoint in `outDir`, with the same data order. */
+  /**
+   * Continue from the last checkpoint in `outDir`, with the same data order. Every setting must
+   * be the checkpoint's: a difference is an error that lists them.
+   */
   readonly resume?: boolean;
+  /** Delete what `outDir` holds and start over (default false: a non-empty `outDir` is an error unless resuming). */
+  readonly overwrite?: boolean;
   /** Receives progress as the run goes. */
   readonly onEvent?: (event: TrainingEvent) => void;
 }
@@ -66,8 +80,17 @@ export interface TrainOptions {
 export interface TrainResult {
   readonly model: tfl.LayersModel;
   readonly metadata: Omit<ModelMetadata, 'format' | 'formatVersion' | 'libraryVersion' | 'createdAt'>;
-  /** The last held-out evaluation. */
-  readonly evaluation: EvaluationReport;
+  /** Validation metrics of the weights returned (absent without a validation split). */
+  readonly validation?: EvaluationReport;
+  /**
+   * Test metrics, measured once at the end, with accuracy, FAR and FRR at the threshold chosen on
+   * validation (absent with `evaluateTest: false`).
+   */
+  readonly test?: EvaluationReport;
+  /** The "same or not" threshold chosen on validation pairs (absent without validation). */
+  readonly verification?: VerificationRecord;
+  /** The epoch whose weights are returned (1-based). */
+  readonly keptEpoch: number;
   readonly epochsRun: number;
   readonly stoppedEarly: boolean;
   readonly seconds: number;
@@ -85,15 +108,20 @@ export class TrainingDivergedError extends Error {
 }
 
 /**
- * Trains an embedding network on `dataset` with P × K batches, a loss and a miner from the core,
- * and evaluates it on the held-out split.
+ * Trains an embedding network on the training part of `dataset`'s split with P × K batches, a loss
+ * and a miner from the core. Every choice is made on the validation part: early stopping, the
+ * epoch whose weights are kept, and the verification threshold stored with the model. The test
+ * part is evaluated once, at the end.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
-  const settings = resolve(options);
-  const { dataset, epochs, seed, outDir } = settings;
-  const split = dataset.split(options.fold);
+  const { dataset, fold } = options;
+  require(dataset !== undefined, 'train needs a dataset');
+  const split = dataset.split(fold);
   const trainLabels = Int32Array.from(split.train, (i) => dataset.labels[i]!);
+  const settings = resolve(options, new Set(trainLabels).size);
+  const { epochs, seed, outDir } = settings;
+  require(settings.earlyStopPatience === undefined || split.validation !== undefined, `${dataset.name} has no validation split here (${split.description}): early stopping needs one`);
   const sampler = new PKSampler({ labels: trainLabels, p: settings.p, k: settings.k, seed });
   const stepsPerEpoch = Math.min(sampler.batchesPerEpoch, settings.stepsPerEpoch ?? Infinity);
   const members = memberDimensions(settings.model);
@@ -103,121 +131,86 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   const loss = makeLoss(settings.loss, { margin: settings.margin });
   makeMiner(settings.miner, { margin: settings.margin, seed }); // fails early on a bad name
+  const training = trainingRecord(settings, fold);
   const metadata = {
     config: settings.model,
     preprocessing,
     embeddingDim: embeddingDimension(settings.model),
-    dataset: { name: dataset.name, classNames: dataset.classNames, split: split.description },
-    training: trainingRecord(settings, options.fold),
+    dataset: datasetRecord(dataset, split, fold),
+    training,
   };
   const checkpoints = outDir ? join(outDir, 'checkpoints') : undefined;
+  const log = outDir ? join(outDir, 'train-log.jsonl') : undefined;
+  if (outDir) await prepareRunFolder(outDir, { resume: settings.resume, overwrite: settings.overwrite });
+  const emit = async (event: TrainingEvent): Promise<void> => {
+    options.onEvent?.(event);
+    if (log) await appendFile(log, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+  };
   const optimizer = settings.optimizer === 'adam' ? new FusedAdam(settings.learningRate) : tf.train.momentum(settings.learningRate, 0.9);
+  let model: tfl.LayersModel | undefined;
+  let bestWeights: tf.Tensor[] | undefined;
   try {
-
-    let model: tfl.LayersModel | undefined;
     let state: TrainingState = { epoch: 0, best: null, epochsWithoutImprovement: 0 };
+    let bestValidation: EvaluationReport | undefined;
     let resumedFrom: string | undefined;
-    if (options.resume) {
+    if (settings.resume) {
       require(checkpoints !== undefined, 'resume needs the output directory of the run to continue (outDir)');
       const checkpoint = await readLatestCheckpoint(checkpoints);
       if (checkpoint) {
-        require(
-          JSON.stringify(checkpoint.metadata.config) === JSON.stringify(settings.model) && checkpoint.metadata.dataset?.name === dataset.name,
-          `the checkpoint in ${checkpoint.path} was trained with another model or dataset: resume with the same arguments, or use a new --out`,
-        );
         model = checkpoint.model;
+        const differences = settingDifferences(
+          { ...checkpoint.metadata.training, dataset: checkpoint.metadata.dataset?.name, preprocessing: checkpoint.metadata.preprocessing },
+          { ...training, dataset: dataset.name, preprocessing },
+        );
+        tf.dispose(differences.length > 0 ? checkpoint.optimizerWeights.map(({ tensor }) => tensor) : []);
+        require(
+          differences.length === 0,
+          `the checkpoint in ${checkpoint.path} was made with other settings: ${differences.join('; ')}. Resume with the same arguments, or start a new run with another --out`,
+        );
         await optimizer.setWeights(checkpoint.optimizerWeights);
         tf.dispose(checkpoint.optimizerWeights.map(({ tensor }) => tensor));
         state = checkpoint.state;
         resumedFrom = checkpoint.path;
+        const best = settings.keepBest && state.best ? await readBestCheckpoint(checkpoints, state.best.epoch) : undefined;
+        if (best) [bestWeights, bestValidation] = [best.weights, best.best.validation];
       }
     }
     model ??= createModel(settings.model, preprocessing, seed);
-    const log = outDir ? join(outDir, 'train-log.jsonl') : undefined;
-    if (outDir) await mkdir(outDir, { recursive: true });
-    const emit = async (event: TrainingEvent): Promise<void> => {
-      options.onEvent?.(event);
-      if (log) await appendFile(log, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
-    };
-    await emit({ type: 'start', startEpoch: state.epoch, epochs, stepsPerEpoch, batchSize: sampler.batchSize, ...(resumedFrom ? { resumedFrom } : {}) });
+    for (const message of warningsOf(settings, split, dataset)) await emit({ type: 'warning', message });
+    await emit({ type: 'start', startEpoch: state.epoch, epochs, stepsPerEpoch, batchSize: sampler.batchSize, p: settings.p, k: settings.k, ...(resumedFrom ? { resumedFrom } : {}) });
 
-    let evaluation: EvaluationReport | undefined;
     let stoppedEarly = false;
-    const { height, width, channels } = dataset.shape;
+    let lastValidation: EvaluationReport | undefined;
     for (let epoch = state.epoch; epoch < epochs; epoch++) {
       const epochStarted = performance.now();
-      const learningRate = learningRateAt(settings.schedule, settings.learningRate, epoch, epochs);
-      setLearningRate(optimizer, learningRate);
-      // Fresh per-epoch random sources: a resumed run draws exactly what the full run drew.
-      const miner = makeMiner(settings.miner, { margin: settings.margin, seed: epochSeed(seed, epoch, 1) });
-      const random = new SeededRandom(epochSeed(seed, epoch, 2));
-      let lossSum = 0;
-      let activeSum = 0;
-      const batches = sampler.epoch(epoch).slice(0, stepsPerEpoch);
-      for (let step = 0; step < batches.length; step++) {
-        const stepStarted = performance.now();
-        const indices = Int32Array.from(batches[step]!, (b) => split.train[b]!);
-        const labels = Int32Array.from(indices, (i) => dataset.labels[i]!);
-        const pixels = settings.augment === false ? toInputs(dataset, indices) : augmentBatch(dataset, indices, random, settings.augment);
-        let tuples = 0;
-        let active = 0;
-        let valid = 0;
-        let value: number;
-        try {
-          value = tf.tidy(() => {
-            const inputs = tf.tensor4d(pixels, [indices.length, height, width, channels]);
-            const cost = optimizer.minimize(() => {
-              const embeddings = model!.apply(inputs, { training: true }) as tf.Tensor2D;
-              // An ensemble's members each learn from their own loss; the step minimises their mean.
-              const outputs = members.length === 1 ? [embeddings] : memberEmbeddings(embeddings, members);
-              const values = outputs.map((part) => {
-                const output = loss.computeDetailed(part, labels, miner);
-                tuples += output.tupleCount;
-                active += output.activeCount;
-                valid += output.validCount;
-                return output.loss;
-              });
-              return values.length === 1 ? values[0]! : tf.div(tf.addN(values), values.length);
-            }, true);
-            return cost!.dataSync()[0]!;
-          });
-        } catch (error) {
-          if (error instanceof TripletjsInputError && /NaN|Infinity/.test(error.message)) value = NaN;
-          else throw error;
-        }
-        if (!Number.isFinite(value)) {
-          throw new TrainingDivergedError(
-            `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss or the embeddings became NaN or infinite. ` +
-              (checkpoints && state.epoch > 0 ? `The last good checkpoint (epoch ${state.epoch}) is in ${checkpoints}. ` : '') +
-              'Try a lower learning rate.',
-          );
-        }
-        const activeFraction = valid > 0 ? active / valid : 0;
-        lossSum += value;
-        activeSum += activeFraction;
-        await emit({
-          type: 'step',
-          epoch,
-          step,
-          stepsPerEpoch: batches.length,
-          loss: value,
-          activeFraction,
-          tuples,
-          samplesPerSecond: indices.length / ((performance.now() - stepStarted) / 1000),
-          learningRate,
-        });
-      }
+      const { meanLoss, meanActiveFraction } = await trainEpoch(
+        { model, optimizer, loss, members, settings, dataset, split, emit, checkpoints },
+        sampler.epoch(epoch).slice(0, stepsPerEpoch),
+        epoch,
+        state,
+      );
       const last = epoch === epochs - 1;
-      const evaluate = last || (settings.evalEvery > 0 && (epoch + 1) % settings.evalEvery === 0);
-      let improved = false;
+      const evaluate = split.validation !== undefined && (last || (settings.evalEvery > 0 && (epoch + 1) % settings.evalEvery === 0));
+      let validation: EvaluationReport | undefined;
       if (evaluate) {
-        evaluation = evaluateModel(model, dataset, split, { seed });
-        improved = state.best === null || evaluation.mapAtR > state.best.score;
+        validation = evaluateModel(model, dataset, split.validation!, { seed });
+        lastValidation = validation;
+        const improved = state.best === null || validation.mapAtR > state.best.score;
         state = {
           epoch: epoch + 1,
-          best: improved ? { score: evaluation.mapAtR, epoch: epoch + 1 } : state.best,
+          best: improved ? { score: validation.mapAtR, epoch: epoch + 1 } : state.best,
           epochsWithoutImprovement: improved ? 0 : state.epochsWithoutImprovement + 1,
         };
+        if (improved && settings.keepBest) {
+          tf.dispose(bestWeights ?? []);
+          bestWeights = undefined;
+          bestValidation = validation;
+          // The last epoch's weights are the model's own: only an earlier best needs a copy.
+          if (!last) {
+            bestWeights = model.getWeights().map((weight) => weight.clone());
+            if (checkpoints) await writeBestCheckpoint(checkpoints, model, metadata, { epoch: epoch + 1, validation });
+          }
+        }
       } else {
         state = { ...state, epoch: epoch + 1 };
       }
@@ -225,10 +218,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await emit({
         type: 'epoch',
         epoch,
-        meanLoss: lossSum / Math.max(1, batches.length),
-        meanActiveFraction: activeSum / Math.max(1, batches.length),
+        meanLoss,
+        meanActiveFraction,
         seconds: (performance.now() - epochStarted) / 1000,
-        ...(evaluate && evaluation ? { evaluation } : {}),
+        ...(validation ? { validation } : {}),
         ...(checkpoint ? { checkpoint } : {}),
       });
       if (settings.earlyStopPatience !== undefined && evaluate && state.epochsWithoutImprovement >= settings.earlyStopPatience && !last) {
@@ -236,14 +229,142 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         break;
       }
     }
-    evaluation ??= evaluateModel(model, dataset, split, { seed });
-    const finalMetadata = { ...metadata, metrics: { ...evaluation } };
+
+    // The weights kept: the best validation epoch's, else the last epoch's.
+    let keptEpoch = state.epoch;
+    let validation = lastValidation;
+    if (settings.keepBest && state.best && (bestWeights || state.best.epoch === state.epoch)) {
+      if (bestWeights) model.setWeights(bestWeights);
+      keptEpoch = state.best.epoch;
+      validation = bestValidation;
+    }
+    if (validation === undefined && split.validation !== undefined) validation = evaluateModel(model, dataset, split.validation, { seed });
+    const verification: VerificationRecord | undefined =
+      validation?.bestThreshold !== undefined
+        ? { threshold: validation.bestThreshold, chosenOn: 'validation', validationAccuracy: validation.bestAccuracy! }
+        : undefined;
+    const test = settings.evaluateTest ? evaluateModel(model, dataset, split.test, { seed, ...(verification ? { threshold: verification.threshold } : {}) }) : undefined;
+    const finalMetadata = {
+      ...metadata,
+      ...(verification ? { verification } : {}),
+      metrics: { keptEpoch, ...(validation ? { validation } : {}), ...(test ? { test } : {}) },
+    };
     if (outDir) await saveModel(model, join(outDir, 'model'), finalMetadata);
-    return { model, metadata: finalMetadata, evaluation, epochsRun: state.epoch, stoppedEarly, seconds: (performance.now() - started) / 1000 };
+    const result: TrainResult = {
+      model,
+      metadata: finalMetadata,
+      ...(validation ? { validation } : {}),
+      ...(test ? { test } : {}),
+      ...(verification ? { verification } : {}),
+      keptEpoch,
+      epochsRun: state.epoch,
+      stoppedEarly,
+      seconds: (performance.now() - started) / 1000,
+    };
+    model = undefined; // the caller's now
+    return result;
   } finally {
-    // Its slots (Adam: two tensors per weight) belong to this run; the model is the caller's.
+    // The optimiser's slots (Adam: two tensors per weight) and the best weights belong to this
+    // run; the model too unless it is returned.
     optimizer.dispose();
+    // tfjs 4.22's MomentumOptimizer.dispose forgets the learning-rate scalar of its SGD base (and
+    // its optimisers answer `instanceof` for one another, hence the class name).
+    if (optimizer.getClassName() === 'Momentum') (optimizer as unknown as { c: tf.Tensor }).c.dispose();
+    tf.dispose(bestWeights ?? []);
+    model?.dispose();
   }
+}
+
+/** What every step of a run uses. */
+interface RunContext {
+  readonly model: tfl.LayersModel;
+  readonly optimizer: tf.Optimizer;
+  readonly loss: ReturnType<typeof makeLoss>;
+  /** Embedding dimension of each independently trained member (one entry for a single network). */
+  readonly members: number[];
+  readonly settings: Settings;
+  readonly dataset: Dataset;
+  readonly split: DatasetSplit;
+  readonly emit: (event: TrainingEvent) => Promise<void>;
+  readonly checkpoints: string | undefined;
+}
+
+/** One epoch of steps over `batches` (positions in the training part); returns its mean loss and mean fraction of active tuples. */
+async function trainEpoch(
+  { model, optimizer, loss, members, settings, dataset, split, emit, checkpoints }: RunContext,
+  batches: ArrayLike<number>[],
+  epoch: number,
+  state: TrainingState,
+): Promise<{ meanLoss: number; meanActiveFraction: number }> {
+  const { height, width, channels } = dataset.shape;
+  const learningRate = learningRateAt(settings.schedule, settings.learningRate, epoch, settings.epochs);
+  setLearningRate(optimizer, learningRate);
+  // Fresh per-epoch random sources: a resumed run draws exactly what the full run drew.
+  const miner = makeMiner(settings.miner, { margin: settings.margin, seed: epochSeed(settings.seed, epoch, 1) });
+  const random = new SeededRandom(epochSeed(settings.seed, epoch, 2));
+  let lossSum = 0;
+  let activeSum = 0;
+  for (let step = 0; step < batches.length; step++) {
+    const stepStarted = performance.now();
+    const indices = Int32Array.from(batches[step]!, (b: number) => split.train[b]!);
+    const labels = Int32Array.from(indices, (i) => dataset.labels[i]!);
+    const pixels = settings.augment === false ? toInputs(dataset, indices) : augmentBatch(dataset, indices, random, settings.augment);
+    let tuples = 0;
+    let active = 0;
+    let valid = 0;
+    // An error inside the gradient function is caught there and the backward pass still runs on
+    // a zero loss: tfjs keeps tensors for the backward pass that only it releases.
+    let failure: unknown;
+    let value = tf.tidy(() => {
+      const inputs = tf.tensor4d(pixels, [indices.length, height, width, channels]);
+      const { value: cost, grads } = optimizer.computeGradients(() => {
+        const embeddings = model.apply(inputs, { training: true }) as tf.Tensor2D;
+        try {
+          // An ensemble's members each learn from their own loss; the step minimises their mean.
+          const outputs = members.length === 1 ? [embeddings] : memberEmbeddings(embeddings, members);
+          const values = outputs.map((part) => {
+            const output = loss.computeDetailed(part, labels, miner);
+            tuples += output.tupleCount;
+            active += output.activeCount;
+            valid += output.validCount;
+            return output.loss;
+          });
+          return values.length === 1 ? values[0]! : tf.div(tf.addN(values), values.length);
+        } catch (error) {
+          failure = error;
+          return tf.mul(tf.sum(embeddings), 0) as tf.Scalar;
+        }
+      });
+      if (failure === undefined) optimizer.applyGradients(grads);
+      return cost.dataSync()[0]!;
+    });
+    if (failure !== undefined) {
+      if (failure instanceof TripletjsInputError && /NaN|Infinity/.test(failure.message)) value = NaN;
+      else throw failure;
+    }
+    if (!Number.isFinite(value)) {
+      throw new TrainingDivergedError(
+        `training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss or the embeddings became NaN or infinite. ` +
+          (checkpoints && state.epoch > 0 ? `The last good checkpoint (epoch ${state.epoch}) is in ${checkpoints}. ` : '') +
+          'Try a lower learning rate.',
+      );
+    }
+    const activeFraction = valid > 0 ? active / valid : 0;
+    lossSum += value;
+    activeSum += activeFraction;
+    await emit({
+      type: 'step',
+      epoch,
+      step,
+      stepsPerEpoch: batches.length,
+      loss: value,
+      activeFraction,
+      tuples,
+      samplesPerSecond: indices.length / ((performance.now() - stepStarted) / 1000),
+      learningRate,
+    });
+  }
+  return { meanLoss: lossSum / Math.max(1, batches.length), meanActiveFraction: activeSum / Math.max(1, batches.length) };
 }
 
 /**
@@ -254,25 +375,64 @@ function memberEmbeddings(embeddings: tf.Tensor2D, dimensions: number[]): tf.Ten
   return tf.split(embeddings, dimensions, 1).map((part) => tf.mul(part, Math.sqrt(dimensions.length)));
 }
 
-type Settings = Required<Omit<TrainOptions, 'fold' | 'resizeTo' | 'augment' | 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir' | 'resume' | 'onEvent'>> & {
+/** Fewer classes than this in a validation or test part make its figures anecdotal. */
+const FEW_CLASSES = 5;
+
+/** What the user should know before the first step: risky settings and evaluation sets too small to mean much. */
+function warningsOf(settings: Settings, split: DatasetSplit, dataset: Dataset): string[] {
+  const warnings: string[] = [];
+  const risk = riskyCombination(settings.loss, settings.miner);
+  if (risk) warnings.push(risk);
+  const classesIn = (part: EvaluationProtocol): number => new Set(Array.from(part.queries, (i) => dataset.labels[i]!)).size;
+  if (split.validation === undefined) {
+    warnings.push(`no validation split (${split.description}): the last epoch is kept and no verification threshold is chosen`);
+  } else if (classesIn(split.validation) < FEW_CLASSES) {
+    warnings.push(`the validation split has only ${classesIn(split.validation)} classes: the epoch and threshold chosen on it are noisy`);
+  }
+  if (classesIn(split.test) < FEW_CLASSES) {
+    warnings.push(`the test split has only ${classesIn(split.test)} classes: its retrieval and verification figures say little`);
+  }
+  return warnings;
+}
+
+/** The dataset and its split as the model's metadata records them. */
+function datasetRecord(dataset: Dataset, split: DatasetSplit, fold: number | undefined): NonNullable<ModelMetadata['dataset']> {
+  const classesOf = (indices: Int32Array | undefined): string[] =>
+    indices === undefined ? [] : [...new Set(Array.from(indices, (i) => dataset.labels[i]!))].sort((a, b) => a - b).map((c) => dataset.classNames[c]!);
+  return {
+    name: dataset.name,
+    classNames: dataset.classNames,
+    split: split.description,
+    protocol: split.protocol,
+    fold: fold ?? null,
+    ...(dataset.options ? { options: dataset.options } : {}),
+    trainClasses: classesOf(split.train),
+    validationClasses: classesOf(split.validation?.queries),
+    testClasses: classesOf(split.test.queries),
+  };
+}
+
+type Settings = Required<Omit<TrainOptions, 'dataset' | 'fold' | 'resizeTo' | 'augment' | 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir' | 'onEvent'>> & {
   /** Off, or every option filled in. */
   readonly augment: false | Required<AugmentOptions>;
-} &
-  Pick<TrainOptions, 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir'>;
+} & Pick<TrainOptions, 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir'>;
 
-function resolve(options: TrainOptions): Settings {
-  require(options?.dataset !== undefined, 'train needs a dataset');
+function resolve(options: TrainOptions, trainClasses: number): Settings {
   const loss = options.loss ?? 'triplet';
   const optimizer = options.optimizer ?? 'adam';
   require(optimizer === 'adam' || optimizer === 'sgd', `unknown optimizer '${optimizer}' (choose adam or sgd)`);
+  const p = options.p ?? Math.min(DEFAULT_P, trainClasses);
+  require(
+    typeof p !== 'number' || p <= trainClasses,
+    `P = ${p} classes per batch, but the training split has ${trainClasses} classes: choose P ≤ ${trainClasses} (--p)`,
+  );
   const settings: Settings = {
-    dataset: options.dataset,
     model: options.model ?? { kind: 'cnn' },
     loss,
-    miner: options.miner ?? 'batch-hard',
+    miner: options.miner ?? DEFAULT_MINERS[loss] ?? 'batch-all',
     margin: options.margin ?? DEFAULT_MARGINS[loss] ?? 0.2,
     epochs: requireNumber('epochs', options.epochs ?? 20, { integer: true, min: 1 }),
-    p: options.p ?? 16,
+    p,
     k: options.k ?? 4,
     optimizer,
     learningRate: requireNumber('learning rate', options.learningRate ?? (optimizer === 'adam' ? 1e-3 : 1e-2), { min: 0, exclusiveMin: true }),
@@ -281,17 +441,24 @@ function resolve(options: TrainOptions): Settings {
     evalEvery: requireNumber('evalEvery', options.evalEvery ?? 5, { integer: true, min: 0 }),
     augment: options.augment === false ? false : checkAugmentOptions(typeof options.augment === 'object' ? options.augment : {}),
     earlyStopPatience: options.earlyStopPatience,
+    keepBest: options.keepBest ?? true,
+    evaluateTest: options.evaluateTest ?? true,
     stepsPerEpoch: options.stepsPerEpoch,
     outDir: options.outDir,
+    resume: options.resume ?? false,
+    overwrite: options.overwrite ?? false,
   };
   if (settings.earlyStopPatience !== undefined) requireNumber('earlyStopPatience', settings.earlyStopPatience, { integer: true, min: 1 });
   if (settings.stepsPerEpoch !== undefined) requireNumber('stepsPerEpoch', settings.stepsPerEpoch, { integer: true, min: 1 });
   return settings;
 }
 
-/** The arguments as recorded in the model's metadata. */
+/** Classes per batch unless told otherwise (or fewer, when the training split has fewer). */
+const DEFAULT_P = 16;
+
+/** The settings that decide what a run computes, as recorded in the model's metadata and compared on resume. */
 function trainingRecord(settings: Settings, fold: number | undefined): Record<string, unknown> {
-  const { dataset: _dataset, outDir: _outDir, ...rest } = settings;
+  const { outDir: _outDir, resume: _resume, overwrite: _overwrite, ...rest } = settings;
   return { ...rest, fold: fold ?? null };
 }
 

@@ -1,0 +1,24 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { TripletjsInputError } from '../common/errors.js';
+import { compareCodePoints } from './code-point-order.js';
+import { decodeImage, IMAGE_EXTENSIONS, withChannels, type DecodedImage } from './image-file.js';
+import { resizeImage } from './resize.js';
+
+/**
+ * Reads one image file and brings it to a model's input size: decoded, converted to `channels`,
+ * resized (bilinear). A missing, corrupt or foreign file is a one-line error naming it. The
+ * TensorFlow.js backend must be ready.
+ */
+export async function readImageAs(path: string, height: number, width: number, channels: 1 | 3): Promise<DecodedImage> {
+  const bytes = await readFile(path).catch((error: Error) => {
+    throw new TripletjsInputError(`cannot read the image ${path} (${error.message})`);
+  });
+  return resizeImage(withChannels(decodeImage(bytes, path), channels), height, width);
+}
+
+/** The PNG, JPEG and PGM files directly inside `directory` (hidden ones skipped), in code-point order. */
+export async function listImageFiles(directory: string): Promise<string[]> {
+  const files = (await readdir(directory)).filter((file) => !file.startsWith('.') && IMAGE_EXTENSIONS.includes(extname(file).toLowerCase()));
+  return files.sort(compareCodePoints).map((file) => join(directory, file));
+}
