@@ -291,13 +291,15 @@ describe('verification', () => {
     //   FPR = 1/4 + (1/3)(1/4) = 1/3 (and FNR = 1/2 − (1/3)(1/2) = 1/3).
     // Accuracy (TP + TN)/6: 4/6 accepting nothing, 4/6, 4/6, 3/6, 2/6: best 4/6, first reached by
     //   accepting nothing, reported as the smallest distance − 1 = 0.
-    // Balanced (TPR + 1 − FPR)/2: 1/2, 5/8, 3/4, 5/8, 1/2 → 3/4. TAR at FAR ≤ 1e-2: only (0, 0) → 0.
+    // Balanced (TPR + 1 − FPR)/2: 1/2, 5/8, 3/4, 5/8, 1/2 → 3/4, at d ≤ 2: threshold halfway to
+    //   the next distance 3, 2.5. TAR at FAR ≤ 1e-2: only (0, 0) → 0.
     const result = noLeak(() => verificationMetrics({ embeddings: Float32Array.from([0, 1, 2, 4]), labels: [0, 0, 1, 1], dims: 1 }));
     assert.ok(closeTo(result.rocAuc, 0.75));
     assert.ok(closeTo(result.eer, 1 / 3));
     assert.ok(closeTo(result.bestAccuracy, 4 / 6));
     assert.equal(result.bestThreshold, 0);
     assert.ok(closeTo(result.balancedAccuracy, 0.75));
+    assert.equal(result.balancedThreshold, 2.5);
     assert.equal(result.tarAtFar1e3, 0);
     assert.equal(result.tarAtFar1e2, 0);
     assert.equal(result.pairs, 6);
@@ -313,6 +315,7 @@ describe('verification', () => {
     assert.equal(result.bestAccuracy, 1);
     assert.equal(result.bestThreshold, 5);
     assert.equal(result.balancedAccuracy, 1);
+    assert.equal(result.balancedThreshold, 5);
     assert.equal(result.tarAtFar1e3, 1);
   });
 
@@ -342,6 +345,7 @@ describe('verification', () => {
         assert.ok(closeTo(actual[key], expected[key], 1e-9, 1e-12), `${metric} ${key}: ${actual[key]} vs ${expected[key]}`);
       }
       assert.ok(Math.abs(actual.bestThreshold - expected.bestThreshold) < 1e-5, `${metric} threshold ${actual.bestThreshold} vs ${expected.bestThreshold}`);
+      assert.ok(Math.abs(actual.balancedThreshold - expected.balancedThreshold) < 1e-5, `${metric} balanced threshold ${actual.balancedThreshold} vs ${expected.balancedThreshold}`);
     }
   });
 

@@ -4,6 +4,7 @@ import { tf } from '../src/tf.js';
 import {
   BatchHardMiner,
   DistanceWeightedMiner,
+  MultiSimilarityMiner,
   PairMarginMiner,
   RandomTripletMiner,
   SemiHardMiner,
@@ -17,6 +18,7 @@ import {
   allTriplets,
   normalizeRows,
   referenceBatchHard,
+  referenceMultiSimilarity,
   referencePairMargin,
   referenceSemiHard,
   referenceTripletMarginMiner,
@@ -69,11 +71,28 @@ describe('miners select exactly what brute force selects', () => {
           const expected = referencePairMargin(D, labels, sign * posMargin, sign * negMargin);
           assert.deepEqual(pairKeys(pairs.a1, pairs.p), referencePairKeys(expected.positive), `${context} positive pairs`);
           assert.deepEqual(pairKeys(pairs.a2, pairs.n), referencePairKeys(expected.negative), `${context} negative pairs`);
+          const hard = new MultiSimilarityMiner({ epsilon: 0.1, distance }).mine(x, labels);
+          const expectedHard = referenceMultiSimilarity(D, labels, 0.1);
+          assert.deepEqual(pairKeys(hard.a1, hard.p), referencePairKeys(expectedHard.positive), `${context} multi-similarity positives`);
+          assert.deepEqual(pairKeys(hard.a2, hard.n), referencePairKeys(expectedHard.negative), `${context} multi-similarity negatives`);
         }
         x.dispose();
       });
     }
   }
+
+  it("multi-similarity drops pairs the contrastive loss still counts: it mines, where margins equal to the loss's do not", () => {
+    // Two tight classes far apart: every positive pair has loss (distance > 0) and the negative
+    // pair inside the margin 0.5 too, yet each anchor's positives are nearer than its negatives.
+    const x = toTensor([[1, 0], [0.99, 0.141], [0.8, 0.6], [0.6, 0.8]]);
+    const labels = [0, 0, 1, 1];
+    const hard = new MultiSimilarityMiner({ epsilon: 0.1 }).mine(x, labels);
+    const counted = new PairMarginMiner({ posMargin: 0, negMargin: 0.5 }).mine(x, labels);
+    assert.equal(counted.a1.length, 4, 'the loss counts every positive pair');
+    assert.ok(counted.a2.length > 0, 'and the negative pairs inside its margin');
+    assert.equal(hard.a1.length + hard.a2.length, 0, 'none is hard for its anchor');
+    x.dispose();
+  });
 
   it('semi-hard and batch-hard break ties at the lowest index (duplicated embeddings)', () => {
     const base = randomMatrix(4, 3, 99);
@@ -243,6 +262,7 @@ describe('miners on degenerate batches and bad input', () => {
     ['distance weighted', new DistanceWeightedMiner()],
     ['random', new RandomTripletMiner()],
     ['pair margin', new PairMarginMiner()],
+    ['multi-similarity', new MultiSimilarityMiner()],
   ];
   const count = (t: Tuples): number => ('anchors' in t ? (t as TripletIndices).anchors.length : (t as PairIndices).a1.length + (t as PairIndices).a2.length);
 

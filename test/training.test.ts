@@ -141,8 +141,8 @@ describe('training', () => {
     // The weights returned are the kept epoch's: their validation figures are the ones reported.
     assert.deepEqual(evaluateModel(result.model, faces, split.validation!, { seed: options.seed }), result.validation);
     assert.equal(result.validation!.mapAtR, validations[best]);
-    // The threshold is the best-accuracy threshold of the validation pairs, stored with the model.
-    assert.equal(result.verification!.threshold, result.validation!.bestThreshold);
+    // The threshold is the best balanced-accuracy threshold of the validation pairs, stored with the model.
+    assert.equal(result.verification!.threshold, result.validation!.balancedThreshold);
     assert.equal(result.verification!.chosenOn, 'validation');
     assert.deepEqual(result.metadata.verification, result.verification);
     // Test accuracy, FAR and FRR at that threshold, counted pair by pair.
@@ -324,13 +324,81 @@ describe('command line', () => {
       [['train', '--model', 'mlp:512@28by23+cnn', '--out', join(tmpdir(), 'x')], /'28by23' is not a size/],
       [['train', '--model', 'mlp+rnn', '--out', join(tmpdir(), 'x')], /unknown model 'rnn'/],
       [['train', '--rotate', '90', '--epochs', '1', '--out', join(tmpdir(), 'x')], /maxRotation must be <= 45/],
+      [['train', '--p', 'ten', '--out', join(tmpdir(), 'x')], /--p must be an integer/],
+      [['train', '--split', 'held-out', '--out', join(tmpdir(), 'x')], /--split, --image-size and --channels apply to folder:<path> datasets, not to orl-faces/],
+      [['train', '--channels', '2', '--out', join(tmpdir(), 'x')], /--channels must be 1 \(grey\) or 3 \(RGB\)/],
+      [['train', '--resume', '--overwrite', '--out', join(tmpdir(), 'x')], /--resume and --overwrite exclude each other/],
+      [['embed', '--model', join(tmpdir(), 'x'), '--input', 'orl-faces', '--out', 'faces.csv'], /--out must end in \.npy/],
     ];
     for (const [args, message] of cases) {
       const result = run(...args);
       assert.equal(result.status, 1, args.join(' '));
       assert.match(result.stderr, message);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      assert.doesNotMatch(result.stderr, /Usage:|Options:/, 'no help dump');
+      // Argument errors come before the backend starts (it announces itself on stderr).
+      assert.doesNotMatch(result.stderr, /TensorFlow\.js backend/, `${args.join(' ')}: checked before the backend loads`);
+      assert.ok(result.stderr.trim().split('\n').length <= 2, `one line: ${result.stderr}`);
     }
+  });
+
+  it('eval tests the model on its own split by default and refuses test classes it trained on', async () => {
+    const out = await temporaryDirectory();
+    const trained = run('train', '--dataset', 'orl-faces', '--fold', '0', '--model', 'mlp:32', '--dim', '8', '--resize', '28x23', '--p', '8', '--epochs', '1', '--out', out);
+    assert.equal(trained.status, 0, trained.stderr);
+    const own = run('eval', '--model', join(out, 'model'), '--json');
+    assert.equal(own.status, 0, own.stderr);
+    const report = JSON.parse(own.stdout) as { split: string; learned: { threshold: number } };
+    assert.match(report.split, /test on the unseen s1–s10/);
+    const metadata = JSON.parse(await readFile(join(out, 'model', 'tripletjs.json'), 'utf8')) as { verification: { threshold: number } };
+    assert.equal(report.learned.threshold, metadata.verification.threshold, "judged at the model's own threshold");
+    const other = run('eval', '--model', join(out, 'model'), '--fold', '3');
+    assert.equal(other.status, 1);
+    assert.match(other.stderr, /trained or validated on 10 of the test classes of this split \(s31, s32/);
+    await rm(out, { recursive: true });
+  });
+
+  it('folders of photos of mixed sizes train, embed, eval and search with the size saved with the model', async () => {
+    const root = await temporaryDirectory();
+    // 8 classes of 3 PGM photos, half of them twice the size of the others.
+    for (let c = 0; c < 8; c++) {
+      await mkdir(join(root, 'photos', `c${c}`), { recursive: true });
+      for (let i = 0; i < 3; i++) {
+        const side = i % 2 === 0 ? 8 : 16;
+        const pixels = Buffer.from(Array.from({ length: side * side }, (_, j) => (37 * c + 11 * i + j) % 256));
+        await writeFile(join(root, 'photos', `c${c}`, `${i}.pgm`), Buffer.concat([Buffer.from(`P5 ${side} ${side} 255\n`), pixels]));
+      }
+    }
+    await writeFile(join(root, 'photos', 'c0', 'notes.txt'), 'not an image');
+    const out = join(root, 'run');
+    const dataset = `folder:${join(root, 'photos')}`;
+    const mixed = run('train', '--dataset', dataset, '--model', 'mlp:16', '--dim', '8', '--epochs', '1', '--out', out);
+    assert.equal(mixed.status, 1);
+    assert.match(mixed.stderr, /images have different sizes.*pass \{ height, width \}/);
+    const trained = run('train', '--dataset', dataset, '--image-size', '8x8', '--model', 'mlp:16', '--dim', '8', '--epochs', '1', '--out', out);
+    assert.equal(trained.status, 0, trained.stderr);
+    assert.match(trained.stderr, /warning: .*skipped 1 files that are not PNG, JPEG or PGM images/);
+    assert.match(trained.stderr, /P × K = 4 × 4/, 'P defaults to the 4 training classes');
+    assert.match(trained.stderr, /warning: the test split has only 2 classes/);
+    // The same folder needs no flags afterwards: the model's size and split come with it.
+    const evaluated = run('eval', '--model', join(out, 'model'), '--json');
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    const npy = join(root, 'photos.npy');
+    const embedded = run('embed', '--model', join(out, 'model'), '--input', dataset, '--out', npy);
+    assert.equal(embedded.status, 0, embedded.stderr);
+    assert.match(embedded.stdout, /^24 embeddings of 8 dimensions/);
+    const search = run('search', '--model', join(out, 'model'), '--gallery', npy, '--query', join(root, 'photos', 'c5', '1.pgm'), '-k', '1', '--json');
+    assert.equal(search.status, 0, search.stderr);
+    const [hit] = JSON.parse(search.stdout) as Array<{ label: string; distance: number }>;
+    assert.deepEqual([hit!.label, hit!.distance < 1e-3], ['c5', true], 'a 16 × 16 query is resized as the gallery was');
+    // One image, or a flat folder of images: unlabelled rows.
+    for (const input of [join(root, 'photos', 'c3', '0.pgm'), join(root, 'photos', 'c3')]) {
+      const single = run('embed', '--model', join(out, 'model'), '--input', input, '--out', join(root, 'one.npy'));
+      assert.equal(single.status, 0, single.stderr);
+      const index = JSON.parse(await readFile(join(root, 'one.json'), 'utf8')) as { rows: Array<{ label: number; source: string }> };
+      assert.ok(index.rows.length >= 1 && index.rows.every((row) => row.label === -1 && row.source.includes(join('photos', 'c3'))));
+    }
+    await rm(root, { recursive: true });
   });
 
   it('embed writes a numpy-readable gallery; search finds the query among its own class', async () => {
@@ -351,7 +419,13 @@ describe('command line', () => {
     assert.equal(hits.length, 3);
     assert.equal(hits[0]!.label, 's3');
     assert.ok(hits[0]!.distance < 1e-3, 'the query itself is in the gallery, at distance ~0');
-    tf.dispose(model.getWeights());
+    // Another model of the same dimension embeds into another space: its gallery is refused.
+    const other = createModel(small, preprocessing, 2);
+    await saveModel(other, join(directory, 'other'), { config: small, preprocessing, embeddingDim: 16 });
+    const mixed = run('search', '--model', join(directory, 'other'), '--gallery', npy, '--query', query);
+    assert.equal(mixed.status, 1);
+    assert.match(mixed.stderr, /the gallery was embedded by another model .*embed the gallery again with this model/);
+    tf.dispose([...model.getWeights(), ...other.getWeights()]);
     await rm(directory, { recursive: true });
   });
 });

@@ -9,7 +9,7 @@ const COLUMNS: ReadonlyArray<[keyof EvaluationReport & string, string]> = [
   ['nmi', 'NMI'],
   ['rocAuc', 'ROC AUC'],
   ['eer', 'EER'],
-  ['threshold', 'threshold (chosen on validation)'],
+  ['threshold', 'threshold (chosen on validation: best balanced accuracy)'],
   ['accuracyAtThreshold', 'accuracy at that threshold'],
   ['farAtThreshold', 'FAR at that threshold'],
   ['frrAtThreshold', 'FRR at that threshold'],

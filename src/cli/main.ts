@@ -5,13 +5,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { tf } from '../tf.js';
 import { initBackend } from '../engine/backend.js';
 import { TripletjsInputError } from '../common/errors.js';
-import { loadDataset, DATASET_NAMES } from '../data/registry.js';
+import { checkDatasetName, loadDataset, DATASET_NAMES } from '../data/registry.js';
 import { listImageFiles, readImageAs } from '../data/read-image.js';
 import type { Dataset, DatasetSplit } from '../data/dataset.js';
 import type { FolderOptions, FolderSplit } from '../data/folder.js';
 import { checkAugmentOptions } from '../data/augment.js';
 import { embed } from '../models/embed.js';
-import { loadModel } from '../models/model-files.js';
+import { checkModelDirectory, loadModel } from '../models/model-files.js';
 import type { CnnConfig, MlpConfig, ModelConfig } from '../models/model-config.js';
 import type { ModelMetadata } from '../models/model-format.js';
 import { checkGalleryModel, loadGallery, saveGallery, searchGallery } from '../index/gallery.js';
@@ -158,7 +158,7 @@ async function loadAndReport(name: string, options: FolderOptions): Promise<Data
  * validation part, as the learned embedding's is.
  */
 function rawPixelFloor(dataset: Dataset, split: DatasetSplit): EvaluationReport {
-  const threshold = split.validation ? evaluateRawPixels(dataset, split.validation).bestThreshold : undefined;
+  const threshold = split.validation ? evaluateRawPixels(dataset, split.validation).balancedThreshold : undefined;
   return evaluateRawPixels(dataset, split.test, threshold !== undefined ? { threshold } : {});
 }
 
@@ -169,6 +169,7 @@ async function runTraining(flags: TrainFlags, title: string, overwriteDefault: b
   const augment = flags.augment && checkAugmentOptions({ maxShift: flags.shift, maxScale: flags.zoom, maxRotation: flags.rotate, maxLighting: flags.lighting });
   const loadOptions = folderOptions(flags.dataset, flags);
   if (flags.resume && flags.overwrite) throw new TripletjsInputError('--resume and --overwrite exclude each other');
+  checkDatasetName(flags.dataset);
   await start();
   const dataset = await loadAndReport(flags.dataset, loadOptions);
   const split = dataset.split(flags.fold);
@@ -341,6 +342,8 @@ export function buildProgram(): Command {
     .option('--channels <n>', "folder datasets: 1 or 3 (default: the model's)", channelCount)
     .option('--json', 'print JSON')
     .action(async (flags: FolderFlags & { model: string; dataset?: string; fold?: number; json?: boolean }) => {
+      await checkModelDirectory(flags.model);
+      if (flags.dataset !== undefined) checkDatasetName(flags.dataset);
       await start();
       const { model, metadata } = await loadModel(flags.model);
       const saved = savedSplitOf(metadata);
@@ -373,6 +376,7 @@ export function buildProgram(): Command {
     .requiredOption('--out <file.npy>', 'embeddings file')
     .action(async (flags: { model: string; input: string; out: string }) => {
       if (!/\.npy$/i.test(flags.out)) throw new TripletjsInputError(`--out must end in .npy, got ${flags.out}`);
+      await checkModelDirectory(flags.model);
       await start();
       const { model, metadata, fingerprint } = await loadModel(flags.model);
       const images = await imagesOf(flags.input, metadata);
@@ -390,6 +394,7 @@ export function buildProgram(): Command {
     .option('-k <n>', 'neighbours to list', integer('-k'), 5)
     .option('--json', 'print JSON')
     .action(async (flags: { model: string; gallery: string; query: string; k: number; json?: boolean }) => {
+      await checkModelDirectory(flags.model);
       await start();
       const { model, metadata, fingerprint } = await loadModel(flags.model);
       const gallery = await loadGallery(flags.gallery);

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { require, requireNumber, TripletjsInputError } from '../common/errors.js';
@@ -68,9 +69,7 @@ export async function loadFolder(path: string, options: FolderOptions = {}, name
   require((options.height === undefined) === (options.width === undefined), 'give both height and width to resize, or neither');
   const target = options.height === undefined ? undefined : { height: checkSide('height', options.height), width: checkSide('width', options.width!) };
 
-  const info = await stat(path).catch(() => undefined);
-  require(info !== undefined, `${name}: ${path} does not exist`);
-  require(info.isDirectory(), `${name}: ${path} is not a directory (expected one sub-folder of images per class)`);
+  checkFolderPath(path, name);
   const classNames: string[] = [];
   for (const entry of await readdir(path)) {
     if (!entry.startsWith('.') && (await stat(join(path, entry))).isDirectory()) classNames.push(entry);
@@ -136,6 +135,13 @@ export async function loadFolder(path: string, options: FolderOptions = {}, name
     options: { height, width, channels: outChannels, split, seed, flipInvariant },
     makeSplit: () => folderSplit(split, labelArray, classNames, seed),
   });
+}
+
+/** Checks that `path` is an existing directory, with errors that call the dataset `name`. */
+export function checkFolderPath(path: string, name: string): void {
+  const info = statSync(path, { throwIfNoEntry: false });
+  require(info !== undefined, `${name}: ${path} does not exist`);
+  require(info.isDirectory(), `${name}: ${path} is not a directory (expected one sub-folder of images per class)`);
 }
 
 function checkSide(what: string, value: number): number {

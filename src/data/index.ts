@@ -4,7 +4,7 @@
  */
 export type { Dataset, DatasetSplit, EvaluationProtocol, ImageShape, SplitProtocol } from './dataset.js';
 export { SPLIT_SEED } from './splits.js';
-export { loadDataset, DATASET_NAMES, type LoadDatasetOptions } from './registry.js';
+export { loadDataset, checkDatasetName, DATASET_NAMES, type LoadDatasetOptions } from './registry.js';
 export { loadOrlFaces } from './orl-faces.js';
 export { loadMnist } from './mnist.js';
 export { loadFashionMnist, FASHION_MNIST_DIRECTORY, FASHION_MNIST_CLASSES } from './fashion-mnist.js';
@@ -15,3 +15,4 @@ export { createDataset, type DatasetParts } from './create-dataset.js';
 export { decodePgm, type GreyImage } from './pgm.js';
 export { decodeIdx, type IdxArray } from './idx.js';
 export { decodeImage, withChannels, type DecodedImage } from './image-file.js';
+export { readImageAs, listImageFiles } from './read-image.js';

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { require } from '../common/errors.js';
 import type { Dataset } from './dataset.js';
 import { loadFashionMnist } from './fashion-mnist.js';
-import { loadFolder, type FolderOptions } from './folder.js';
+import { checkFolderPath, loadFolder, type FolderOptions } from './folder.js';
 import { loadMnist } from './mnist.js';
 import { loadOrlFaces } from './orl-faces.js';
 import { loadQuickDraw } from './quickdraw.js';
@@ -26,6 +26,21 @@ const BUILT_IN: Readonly<Record<string, () => Promise<Dataset>>> = {
 const cache = new Map<string, Promise<Dataset>>();
 
 /**
+ * Checks a dataset name without loading anything: a built-in name, or `folder:<path>` naming an
+ * existing directory. A {@link TripletjsInputError} says what is wrong.
+ */
+export function checkDatasetName(name: string): void {
+  require(typeof name === 'string', () => `dataset name must be a string, got ${typeof name}`);
+  if (name.startsWith(FOLDER_PREFIX)) {
+    const path = name.slice(FOLDER_PREFIX.length);
+    require(path !== '', `'${name}' needs a path after 'folder:', e.g. folder:./my-images`);
+    checkFolderPath(path, name);
+  } else {
+    require(Object.hasOwn(BUILT_IN, name), () => `unknown dataset '${name}'; valid names: ${DATASET_NAMES.join(', ')}`);
+  }
+}
+
+/**
  * Loads a dataset by name: `'orl-faces'`, `'mnist'`, `'fashion-mnist'`, `'quickdraw'` or
  * `'folder:<path>'` (see {@link loadFolder} for its options). Each dataset is decoded once per
  * process and then shared: treat its arrays as read-only. A folder is keyed by its resolved path
@@ -33,16 +48,14 @@ const cache = new Map<string, Promise<Dataset>>();
  * name is a TripletjsInputError listing the valid ones; a failed load is not cached.
  */
 export async function loadDataset(name: string, options: LoadDatasetOptions = {}): Promise<Dataset> {
-  require(typeof name === 'string', () => `dataset name must be a string, got ${typeof name}`);
+  checkDatasetName(name);
   let key: string;
   let load: () => Promise<Dataset>;
   if (name.startsWith(FOLDER_PREFIX)) {
     const path = name.slice(FOLDER_PREFIX.length);
-    require(path !== '', `'${name}' needs a path after 'folder:', e.g. folder:./my-images`);
     key = `${FOLDER_PREFIX}${resolve(path)} ${JSON.stringify(options)}`;
     load = () => loadFolder(path, options, name);
   } else {
-    require(Object.hasOwn(BUILT_IN, name), () => `unknown dataset '${name}'; valid names: ${DATASET_NAMES.join(', ')}`);
     const given = Object.keys(options).filter((k) => options[k as keyof LoadDatasetOptions] !== undefined);
     require(given.length === 0, () => `option ${given.join(', ')} applies to folder:<path> datasets only, not to '${name}'`);
     key = name;

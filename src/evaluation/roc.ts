@@ -17,8 +17,14 @@ export interface RocSummary {
    * every pair is best, the smallest distance − 1 when accepting none is.
    */
   bestThreshold: number;
-  /** Max over thresholds of (TPR + TNR) / 2. */
+  /** Max over thresholds of (TPR + TNR) / 2: the accuracy on as many positive as negative pairs. */
   balancedAccuracy: number;
+  /**
+   * The distance threshold of `balancedAccuracy`, placed as `bestThreshold` is. The threshold to
+   * choose for a "same or not" decision: unlike `bestThreshold` it does not depend on how many
+   * more different-class pairs than same-class pairs the set happens to hold.
+   */
+  balancedThreshold: number;
   /** Largest TPR with FPR ≤ 1e-3. */
   tarAtFar1e3: number;
   /** Largest TPR with FPR ≤ 1e-2. */
@@ -44,6 +50,7 @@ export function rocSummary(positives: Float32Array, negatives: Float32Array): Ro
   let bestAccuracy = N / pairs;
   let bestThreshold = Math.min(positives[0]!, negatives[0]!) - 1;
   let balancedAccuracy = 0.5;
+  let balancedThreshold = bestThreshold;
   let eer = Number.NaN;
   let previousFpr = 0;
   let previousDiff = -1; // FPR − FNR at the previous point
@@ -64,12 +71,18 @@ export function rocSummary(positives: Float32Array, negatives: Float32Array): Ro
     const tpr = tp / P;
     const fpr = fp / N;
     const accuracy = (tp + N - fp) / pairs;
+    // Halfway to the next distance, or this one when it is the largest.
+    const next = Math.min(i < P ? positives[i]! : Infinity, j < N ? negatives[j]! : Infinity);
+    const threshold = next === Infinity ? value : (value + next) / 2;
     if (accuracy > bestAccuracy) {
       bestAccuracy = accuracy;
-      const next = Math.min(i < P ? positives[i]! : Infinity, j < N ? negatives[j]! : Infinity);
-      bestThreshold = next === Infinity ? value : (value + next) / 2;
+      bestThreshold = threshold;
     }
-    balancedAccuracy = Math.max(balancedAccuracy, (tpr + 1 - fpr) / 2);
+    const balanced = (tpr + 1 - fpr) / 2;
+    if (balanced > balancedAccuracy) {
+      balancedAccuracy = balanced;
+      balancedThreshold = threshold;
+    }
     for (let t = 0; t < farTargets.length; t++) if (fpr <= farTargets[t]!) tar[t] = tpr;
     const diff = fpr - (1 - tpr);
     if (Number.isNaN(eer) && diff >= 0) {
@@ -86,6 +99,7 @@ export function rocSummary(positives: Float32Array, negatives: Float32Array): Ro
     bestAccuracy,
     bestThreshold,
     balancedAccuracy,
+    balancedThreshold,
     tarAtFar1e3: tar[0]!,
     tarAtFar1e2: tar[1]!,
   };

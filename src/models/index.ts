@@ -10,5 +10,6 @@ export {
   type Preprocessing,
 } from './model-config.js';
 export { L2Normalize } from './l2-normalize-layer.js';
-export { saveModel, loadModel, MODEL_FILES, type ModelMetadata, type LoadedModel } from './model-files.js';
+export { saveModel, loadModel, checkModelDirectory, MODEL_FILES, type ModelMetadata, type LoadedModel } from './model-files.js';
+export { modelFingerprint, type DatasetRecord, type VerificationRecord } from './model-format.js';
 export { embed } from './embed.js';

@@ -49,14 +49,19 @@ export async function saveModel(
   return fingerprint;
 }
 
+/** Checks, without loading anything, that `directory` exists and is a directory (as a model directory must). */
+export async function checkModelDirectory(directory: string): Promise<void> {
+  const isDirectory = await stat(directory).then((s) => s.isDirectory(), () => false);
+  require(isDirectory, `no model directory at ${directory} (triplet train --out DIR saves one to DIR/model)`);
+}
+
 /**
  * Loads a model saved by {@link saveModel}. Every way it can fail (missing directory, a model
  * from another tool, truncated or corrupt weights) gives a {@link TripletjsInputError} that says
  * what is wrong with which file.
  */
 export async function loadModel(directory: string): Promise<LoadedModel> {
-  const isDirectory = await stat(directory).then((s) => s.isDirectory(), () => false);
-  require(isDirectory, `no model directory at ${directory} (triplet train --out DIR saves one to DIR/model)`);
+  await checkModelDirectory(directory);
   const metadataPath = join(directory, MODEL_FILES.metadata);
   const metadata = await readJson<ModelMetadata>(metadataPath, `${directory} is not a tripletjs model: ${MODEL_FILES.metadata} is missing (was it saved by another tool?)`);
   checkMetadata(metadata, metadataPath);

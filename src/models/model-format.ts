@@ -54,8 +54,10 @@ export interface VerificationRecord {
   readonly threshold: number;
   /** Where it was chosen: always validation pairs, never the test. */
   readonly chosenOn: 'validation';
-  /** Accuracy at the threshold on the validation pairs (where it is the best accuracy). */
-  readonly validationAccuracy: number;
+  /** The criterion: the best balanced accuracy, (TPR + TNR) / 2, over the validation pairs. */
+  readonly criterion: 'balanced-accuracy';
+  /** That balanced accuracy, on the validation pairs. */
+  readonly validationBalancedAccuracy: number;
 }
 
 /** A loaded model with its metadata. */

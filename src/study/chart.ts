@@ -1,6 +1,4 @@
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import { importOptional } from '../common/optional-module.js';
 import { LOSS_NAMES } from '../training/components.js';
 import { SAMPLINGS } from './grid.js';
 import type { RunRecord } from './run.js';
@@ -17,6 +15,24 @@ const STATUS_COLOURS: ReadonlyArray<[string, string]> = [
   ['diverged', '#9d9d9d'],
 ];
 
+/** The charting packages, optional dependencies of tripletjs: only the study draws charts. */
+interface ChartModules {
+  readonly vega: typeof import('vega');
+  readonly vl: typeof import('vega-lite');
+  readonly Resvg: typeof import('@resvg/resvg-js').Resvg;
+}
+
+/** Loads the charting packages, or fails with what to install: the study calls it before its first run. */
+export async function loadChartModules(): Promise<ChartModules> {
+  const purpose = "the study's chart";
+  const [vega, vl, resvg] = await Promise.all([
+    importOptional<typeof import('vega')>('vega', purpose),
+    importOptional<typeof import('vega-lite')>('vega-lite', purpose),
+    importOptional<typeof import('@resvg/resvg-js')>('@resvg/resvg-js', purpose),
+  ]);
+  return { vega, vl, Resvg: resvg.Resvg };
+}
+
 /** The chart as SVG text and as PNG bytes. */
 export interface StudyChart {
   readonly svg: string;
@@ -31,6 +47,7 @@ export interface StudyChart {
  * PNG has text only if one of the fonts in {@link FONT}, or another sans-serif face, is installed.
  */
 export async function studyChart(summaries: readonly CellSummary[], rawPixels: readonly RunRecord[]): Promise<StudyChart> {
+  const { vega, vl, Resvg } = await loadChartModules();
   const datasets = [...new Set(summaries.map((s) => s.dataset))];
   const rows = summaries.map((cell) => {
     const map = cell.metrics.mapAtR;
@@ -87,7 +104,7 @@ export async function studyChart(summaries: readonly CellSummary[], rawPixels: r
       resolve: { scale: { x: 'independent' } },
     })),
   };
-  const view = new vega.View(vega.parse(vl.compile(spec as unknown as vl.TopLevelSpec).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(vl.compile(spec as unknown as import('vega-lite').TopLevelSpec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
   const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, sansSerifFamily: 'DejaVu Sans' } }).render().asPng();

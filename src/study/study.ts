@@ -3,7 +3,7 @@ import { writeFileAtomic } from '../common/atomic-files.js';
 import { require, requireNumber } from '../common/errors.js';
 import { loadDataset } from '../data/registry.js';
 import { studyBudget, type BudgetOverrides, type StudyBudget } from './budget.js';
-import { studyChart } from './chart.js';
+import { loadChartModules, studyChart } from './chart.js';
 import { EtaEstimator, type RunKind } from './eta.js';
 import { FULL_GRID, minerOf, QUICK_GRID, type StudyCell } from './grid.js';
 import { runInChildProcess, runInChildProcesses } from './pool.js';
@@ -93,6 +93,8 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
   const seeds = requireNumber('seeds', options.seeds ?? (quick ? 2 : 3), { integer: true, min: 1 });
   const jobs = requireNumber('jobs', options.jobs ?? 2, { integer: true, min: 1 });
 
+  // Checked before the first run rather than after the last: the chart's packages are optional.
+  await loadChartModules();
   // Loaded here once: an unknown dataset fails before any run starts, and budgets need the data.
   const budgets = new Map<string, StudyBudget>();
   for (const name of datasets) budgets.set(name, studyBudget(await loadDataset(name), quick, options.budget));

@@ -240,8 +240,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     if (validation === undefined && split.validation !== undefined) validation = evaluateModel(model, dataset, split.validation, { seed });
     const verification: VerificationRecord | undefined =
-      validation?.bestThreshold !== undefined
-        ? { threshold: validation.bestThreshold, chosenOn: 'validation', validationAccuracy: validation.bestAccuracy! }
+      validation?.balancedThreshold !== undefined
+        ? { threshold: validation.balancedThreshold, chosenOn: 'validation', criterion: 'balanced-accuracy', validationBalancedAccuracy: validation.balancedAccuracy! }
         : undefined;
     const test = settings.evaluateTest ? evaluateModel(model, dataset, split.test, { seed, ...(verification ? { threshold: verification.threshold } : {}) }) : undefined;
     const finalMetadata = {

@@ -99,15 +99,20 @@ export function referenceRoc(positives: number[], negatives: number[]): Referenc
   let bestAccuracy = -1;
   let bestThreshold = NaN;
   let balancedAccuracy = 0;
+  let balancedThreshold = NaN;
   let tar3 = 0;
   let tar2 = 0;
   points.forEach(({ t, tpr, fpr }, i) => {
     const accuracy = (tpr * P + (1 - fpr) * N) / (P + N);
+    const threshold = i === 0 ? distinct[0]! - 1 : i === distinct.length ? t : (t + distinct[i]!) / 2;
     if (accuracy > bestAccuracy) {
       bestAccuracy = accuracy;
-      bestThreshold = i === 0 ? distinct[0]! - 1 : i === distinct.length ? t : (t + distinct[i]!) / 2;
+      bestThreshold = threshold;
     }
-    balancedAccuracy = Math.max(balancedAccuracy, (tpr + 1 - fpr) / 2);
+    if ((tpr + 1 - fpr) / 2 > balancedAccuracy) {
+      balancedAccuracy = (tpr + 1 - fpr) / 2;
+      balancedThreshold = threshold;
+    }
     if (fpr <= 1e-3) tar3 = Math.max(tar3, tpr);
     if (fpr <= 1e-2) tar2 = Math.max(tar2, tpr);
   });
@@ -123,7 +128,7 @@ export function referenceRoc(positives: number[], negatives: number[]): Referenc
       eer = a.fpr + s * (b.fpr - a.fpr);
     }
   }
-  return { rocAuc: wins / (P * N), eer, bestAccuracy, bestThreshold, balancedAccuracy, tarAtFar1e3: tar3, tarAtFar1e2: tar2 };
+  return { rocAuc: wins / (P * N), eer, bestAccuracy, bestThreshold, balancedAccuracy, balancedThreshold, tarAtFar1e3: tar3, tarAtFar1e2: tar2 };
 }
 
 /** Distances of all pairs i < j, split by same / different label. */

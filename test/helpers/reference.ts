@@ -176,3 +176,19 @@ export function referencePairMargin(D: Matrix, labels: number[], posThreshold: n
     negative: negative.filter(({ a, b }) => D[a]![b]! < negThreshold),
   };
 }
+
+/**
+ * Multi-similarity pairs, straight from the definition over oriented distances: a negative closer
+ * than the anchor's farthest positive + ε, a positive farther than its closest negative − ε.
+ */
+export function referenceMultiSimilarity(D: Matrix, labels: number[], epsilon: number) {
+  const { positive, negative } = allPairs(labels);
+  const farthestPositive = (a: number) => Math.max(...positive.filter((p) => p.a === a).map(({ b }) => D[a]![b]!));
+  const closestNegative = (a: number) => Math.min(...negative.filter((n) => n.a === a).map(({ b }) => D[a]![b]!));
+  // An anchor with no positive (or no negative) gets ±Infinity here, and so no pair.
+  const usable = (a: number) => Number.isFinite(farthestPositive(a)) && Number.isFinite(closestNegative(a));
+  return {
+    positive: positive.filter(({ a, b }) => usable(a) && D[a]![b]! + epsilon > closestNegative(a)),
+    negative: negative.filter(({ a, b }) => usable(a) && D[a]![b]! - epsilon < farthestPositive(a)),
+  };
+}
