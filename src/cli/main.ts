@@ -114,6 +114,7 @@ interface TrainFlags extends FolderFlags {
   optimizer: 'adam' | 'sgd';
   lr?: number;
   schedule: ScheduleName;
+  warmup?: number;
   seed: number;
   evalEvery: number;
   augment: boolean;
@@ -189,6 +190,7 @@ async function runTraining(flags: TrainFlags, title: string, overwriteDefault: b
     optimizer: flags.optimizer,
     learningRate: flags.lr,
     schedule: flags.schedule,
+    ...(flags.warmup !== undefined ? { warmupEpochs: flags.warmup } : {}),
     seed: flags.seed,
     evalEvery: flags.evalEvery,
     augment,
@@ -249,6 +251,7 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--optimizer <name>', 'adam or sgd (momentum 0.9)', oneOf<'adam' | 'sgd'>('--optimizer', ['adam', 'sgd']), 'adam')
     .option('--lr <rate>', 'learning rate (default 1e-3 adam, 1e-2 sgd)', number('--lr'))
     .option('--schedule <name>', SCHEDULES.join(', '), oneOf<ScheduleName>('--schedule', SCHEDULES), 'cosine')
+    .option('--warmup <epochs>', 'epochs of linear warm-up to --lr before the schedule (default 0)', integer('--warmup'))
     .option('--seed <n>', 'seed of everything random: the same seed repeats the run', integer('--seed'), 0)
     .option('--eval-every <n>', 'evaluate on the validation split every N epochs (and after the last); the best is kept', integer('--eval-every'), (defaults.evalEvery as number) ?? 5)
     .option('--no-augment', 'no augmentation at all')
@@ -424,8 +427,9 @@ export function buildProgram(): Command {
     .option('--lr <rates>', 'the learning rates each cell is tried at on validation, comma-separated (default 1e-4,3e-4,1e-3,3e-3); one rate: no choice', (value: string) =>
       value.split(',').map((rate) => number('--lr')(rate.trim())),
     )
+    .option('--warmup <epochs>', 'epochs of linear warm-up in every run (default 0)', integer('--warmup'))
     .option('--json', 'print the summaries as JSON')
-    .action(async (flags: { dataset: string[]; cells?: StudyCell[]; seeds?: number; quick?: boolean; jobs: number; out: string; epochs?: number; steps?: number; lr?: number[]; json?: boolean }) => {
+    .action(async (flags: { dataset: string[]; cells?: StudyCell[]; seeds?: number; quick?: boolean; jobs: number; out: string; epochs?: number; steps?: number; lr?: number[]; warmup?: number; json?: boolean }) => {
       const progress = studyProgress();
       let result;
       try {
@@ -436,7 +440,7 @@ export function buildProgram(): Command {
           ...(flags.seeds !== undefined ? { seeds: flags.seeds } : {}),
           quick: flags.quick === true,
           jobs: flags.jobs,
-          budget: { epochs: flags.epochs, stepsPerEpoch: flags.steps, learningRates: flags.lr },
+          budget: { epochs: flags.epochs, stepsPerEpoch: flags.steps, learningRates: flags.lr, warmupEpochs: flags.warmup },
           command: ['triplet', ...process.argv.slice(2)].join(' '),
           onEvent: progress.onEvent,
         });

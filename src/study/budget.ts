@@ -23,16 +23,19 @@ export interface StudyBudget {
   /** The rates each cell is tried at, on validation; one rate means no choice. */
   readonly learningRates: readonly number[];
   readonly schedule: ScheduleName;
+  /** Epochs of linear warm-up before the schedule (absent: none). */
+  readonly warmupEpochs?: number;
   /** Seeded shifts (and flips for flip-invariant data). */
   readonly augment: boolean;
 }
 
-/** Changes to the default budget (`--epochs`, `--steps`, `--lr`), the same for every cell. */
+/** Changes to the default budget (`--epochs`, `--steps`, `--lr`, `--warmup`), the same for every cell. */
 export interface BudgetOverrides {
   readonly epochs?: number;
   readonly stepsPerEpoch?: number;
   /** The grid of learning rates (one rate: every cell trains at it, no choice). */
   readonly learningRates?: readonly number[];
+  readonly warmupEpochs?: number;
 }
 
 /**
@@ -76,12 +79,13 @@ const KNOWN: Readonly<Record<string, { full: StudyBudget; quick: StudyBudget }>>
 export function studyBudget(dataset: Dataset, quick: boolean, overrides: BudgetOverrides = {}): StudyBudget {
   const known = KNOWN[dataset.name];
   const base = known ? (quick ? known.quick : known.full) : genericBudget(dataset, quick);
-  const { epochs, stepsPerEpoch, learningRates } = overrides;
+  const { epochs, stepsPerEpoch, learningRates, warmupEpochs } = overrides;
   return {
     ...base,
     ...(epochs !== undefined ? { epochs: requireNumber('epochs', epochs, { integer: true, min: 1 }) } : {}),
     ...(stepsPerEpoch !== undefined ? { stepsPerEpoch: requireNumber('steps per epoch', stepsPerEpoch, { integer: true, min: 1 }) } : {}),
     ...(learningRates !== undefined ? { learningRates: checkRates(learningRates) } : {}),
+    ...(warmupEpochs ? { warmupEpochs: requireNumber('warm-up epochs', warmupEpochs, { integer: true, min: 0 }) } : {}),
   };
 }
 

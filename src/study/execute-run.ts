@@ -45,6 +45,7 @@ export async function executeRun(config: RunConfig): Promise<RunRecord> {
       optimizer: budget.optimizer,
       learningRate: config.learningRate,
       schedule: budget.schedule,
+      ...(budget.warmupEpochs ? { warmupEpochs: budget.warmupEpochs } : {}),
       augment: budget.augment,
       seed: config.seed,
       evalEvery: 0,

@@ -155,7 +155,7 @@ export function describeBudget(budget: StudyBudget, examplesSeen: number | undef
     `${model}${budget.resizeTo ? ` on images resized to ${budget.resizeTo.join(' × ')}` : ''}`,
     `batches of ${budget.p} classes × ${budget.k}`,
     steps,
-    `${budget.optimizer === 'adam' ? 'Adam' : 'SGD with momentum 0.9'}, ${budget.schedule} schedule, learning rate ${budget.learningRates.length > 1 ? `chosen per cell on validation from ${budget.learningRates.join(', ')}` : budget.learningRates[0]}`,
+    `${budget.optimizer === 'adam' ? 'Adam' : 'SGD with momentum 0.9'}, ${budget.warmupEpochs ? `${budget.warmupEpochs} epochs of linear warm-up, then ` : ''}${budget.schedule} schedule, learning rate ${budget.learningRates.length > 1 ? `chosen per cell on validation from ${budget.learningRates.join(', ')}` : budget.learningRates[0]}`,
     budget.augment ? 'seeded shifts and flips' : 'no augmentation',
   ].join('; ');
 }

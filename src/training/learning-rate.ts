@@ -6,11 +6,18 @@ export type ScheduleName = (typeof SCHEDULES)[number];
 
 /**
  * The learning rate at `epoch` (0-based) of `epochs`: constant; cosine annealing from the base
- * rate to 1% of it; or step decay, ×0.1 at 2/3 of training.
+ * rate to 1% of it; or step decay, ×0.1 at 2/3 of training. With `warmupEpochs` = w, the first w
+ * epochs rise linearly to the base rate (epoch e gets (e + 1) / (w + 1) of it) and the schedule
+ * then runs over the remaining epochs.
  */
-export function learningRateAt(schedule: string, base: number, epoch: number, epochs: number): number {
+export function learningRateAt(schedule: string, base: number, epoch: number, epochs: number, warmupEpochs = 0): number {
   require((SCHEDULES as readonly string[]).includes(schedule), `unknown learning-rate schedule '${schedule}' (choose from ${SCHEDULES.join(', ')})`);
-  switch (schedule as ScheduleName) {
+  if (epoch < warmupEpochs) return (base * (epoch + 1)) / (warmupEpochs + 1);
+  return scheduled(schedule as ScheduleName, base, epoch - warmupEpochs, epochs - warmupEpochs);
+}
+
+function scheduled(schedule: ScheduleName, base: number, epoch: number, epochs: number): number {
+  switch (schedule) {
     case 'constant':
       return base;
     case 'cosine': {

@@ -43,6 +43,8 @@ export interface TrainOptions {
   readonly learningRate?: number;
   /** Default `cosine`. */
   readonly schedule?: ScheduleName;
+  /** Epochs of linear warm-up to the learning rate before the schedule starts (default 0). */
+  readonly warmupEpochs?: number;
   /** Seeds the model, sampler, miners and augmentation: the same seed repeats the run (default 0). */
   readonly seed?: number;
   /** Evaluate on the validation split every N epochs (default 5; the last epoch always). */
@@ -297,7 +299,7 @@ async function trainEpoch(
   state: TrainingState,
 ): Promise<{ meanLoss: number; meanActiveFraction: number }> {
   const { height, width, channels } = dataset.shape;
-  const learningRate = learningRateAt(settings.schedule, settings.learningRate, epoch, settings.epochs);
+  const learningRate = learningRateAt(settings.schedule, settings.learningRate, epoch, settings.epochs, settings.warmupEpochs);
   setLearningRate(optimizer, learningRate);
   // Fresh per-epoch random sources: a resumed run draws exactly what the full run drew.
   const miner = makeMiner(settings.miner, { margin: settings.margin, seed: epochSeed(settings.seed, epoch, 1) });
@@ -437,6 +439,7 @@ function resolve(options: TrainOptions, trainClasses: number): Settings {
     optimizer,
     learningRate: requireNumber('learning rate', options.learningRate ?? (optimizer === 'adam' ? 1e-3 : 1e-2), { min: 0, exclusiveMin: true }),
     schedule: options.schedule ?? 'cosine',
+    warmupEpochs: requireNumber('warmupEpochs', options.warmupEpochs ?? 0, { integer: true, min: 0 }),
     seed: requireNumber('seed', options.seed ?? 0, { integer: true }),
     evalEvery: requireNumber('evalEvery', options.evalEvery ?? 5, { integer: true, min: 0 }),
     augment: options.augment === false ? false : checkAugmentOptions(typeof options.augment === 'object' ? options.augment : {}),
