@@ -2,21 +2,21 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { tf } from '../tf.js';
+import { tf, type tfl } from '../tf.js';
 import { initBackend } from '../engine/backend.js';
 import { TripletjsInputError } from '../common/errors.js';
 import { checkDatasetName, loadDataset, DATASET_NAMES } from '../data/registry.js';
-import { listImageFiles, readImageAs } from '../data/read-image.js';
-import type { Dataset, DatasetSplit } from '../data/dataset.js';
+import { listImageFiles } from '../data/read-image.js';
+import type { Dataset } from '../data/dataset.js';
 import type { FolderOptions, FolderSplit } from '../data/folder.js';
 import { checkAugmentOptions } from '../data/augment.js';
-import { embed } from '../models/embed.js';
+import { embedFiles } from '../models/embed-files.js';
 import { checkModelDirectory, loadModel } from '../models/model-files.js';
 import type { CnnConfig, MlpConfig, ModelConfig } from '../models/model-config.js';
 import type { ModelMetadata } from '../models/model-format.js';
 import { checkGalleryModel, loadGallery, saveGallery, searchGallery } from '../index/gallery.js';
 import { LOSS_NAMES, MINER_NAMES, type LossName, type MinerName } from '../training/components.js';
-import { embedImages, evaluateModel, evaluateRawPixels, type EvaluationReport } from '../training/evaluate-split.js';
+import { embedImages, evaluateModel, evaluateRawPixelFloor } from '../training/evaluate-split.js';
 import { SCHEDULES, type ScheduleName } from '../training/learning-rate.js';
 import { checkTestIsUnseen, savedSplitOf } from '../training/saved-split.js';
 import { train, TrainingDivergedError, type TrainOptions } from '../training/trainer.js';
@@ -154,15 +154,6 @@ async function loadAndReport(name: string, options: FolderOptions): Promise<Data
   return dataset;
 }
 
-/**
- * The raw-pixel floor on the test part, with its own verification threshold chosen on the
- * validation part, as the learned embedding's is.
- */
-function rawPixelFloor(dataset: Dataset, split: DatasetSplit): EvaluationReport {
-  const threshold = split.validation ? evaluateRawPixels(dataset, split.validation).balancedThreshold : undefined;
-  return evaluateRawPixels(dataset, split.test, threshold !== undefined ? { threshold } : {});
-}
-
 /** Trains, then prints the test metrics of raw pixels and of the learned embedding. */
 async function runTraining(flags: TrainFlags, title: string, overwriteDefault: boolean): Promise<void> {
   // Arguments are checked before the backend and the data load, so that a typo fails at once.
@@ -207,7 +198,7 @@ async function runTraining(flags: TrainFlags, title: string, overwriteDefault: b
     progress.stop();
   }
   result.model.dispose();
-  const raw = rawPixelFloor(dataset, split);
+  const raw = evaluateRawPixelFloor(dataset, split);
   const test = result.test!;
   const table = metricsTable([['raw pixels', raw], ['learned', test]]);
   const kept = `kept epoch ${result.keptEpoch} of ${result.epochsRun}${split.validation ? ' (best validation MAP@R)' : ''}`;
@@ -276,7 +267,7 @@ interface ImagesToEmbed {
   readonly labels: Int32Array;
   readonly sources: readonly string[];
   readonly classNames: readonly string[];
-  readonly embed: (model: Parameters<typeof embed>[0]) => Float32Array;
+  readonly embed: (model: tfl.LayersModel) => Float32Array | Promise<Float32Array>;
 }
 
 /**
@@ -284,7 +275,6 @@ interface ImagesToEmbed {
  * resized as the model needs), or, unlabelled (label −1), a flat folder of images or one image.
  */
 async function imagesOf(input: string, metadata: ModelMetadata): Promise<ImagesToEmbed> {
-  const [height, width, channels] = metadata.preprocessing.inputShape;
   const info = await stat(input).catch(() => undefined);
   if (info === undefined || input.startsWith('folder:')) {
     const dataset = await loadAndReport(input, input.startsWith('folder:') ? modelInputOptions(metadata) : {});
@@ -301,11 +291,7 @@ async function imagesOf(input: string, metadata: ModelMetadata): Promise<ImagesT
   }
   const files = info.isDirectory() ? await listImageFiles(input) : [input];
   if (files.length === 0) throw new TripletjsInputError(`${input} holds no PNG, JPEG or PGM image (for a folder of class sub-folders, write folder:${input})`);
-  const images = [];
-  for (const file of files) images.push(await readImageAs(file, height, width, channels as 1 | 3));
-  const pixels = new Uint8Array(images.length * height * width * channels);
-  images.forEach((image, i) => pixels.set(image.pixels, i * height * width * channels));
-  return { labels: new Int32Array(files.length).fill(-1), sources: files, classNames: [], embed: (model) => embed(model, pixels, files.length) };
+  return { labels: new Int32Array(files.length).fill(-1), sources: files, classNames: [], embed: (model) => embedFiles(model, metadata, files) };
 }
 
 /**
@@ -360,7 +346,7 @@ export function buildProgram(): Command {
       if (warning) process.stderr.write(`warning: ${warning}\n`);
       const threshold = metadata.verification?.threshold;
       const learned = evaluateModel(model, dataset, split.test, threshold !== undefined ? { threshold } : {});
-      const raw = rawPixelFloor(dataset, split);
+      const raw = evaluateRawPixelFloor(dataset, split);
       output(
         flags.json === true,
         { dataset: dataset.name, split: split.description, rawPixels: raw, learned },
@@ -384,7 +370,7 @@ export function buildProgram(): Command {
       const { model, metadata, fingerprint } = await loadModel(flags.model);
       const images = await imagesOf(flags.input, metadata);
       const dims = model.outputs[0]!.shape.at(-1)!;
-      await saveGallery(flags.out, { ...images, embeddings: images.embed(model), dims, model: flags.model, fingerprint });
+      await saveGallery(flags.out, { ...images, embeddings: await images.embed(model), dims, model: flags.model, fingerprint });
       process.stdout.write(`${images.labels.length} embeddings of ${dims} dimensions written to ${flags.out} (+ .json)\n`);
     });
 
@@ -402,9 +388,7 @@ export function buildProgram(): Command {
       const { model, metadata, fingerprint } = await loadModel(flags.model);
       const gallery = await loadGallery(flags.gallery);
       checkGalleryModel(gallery, fingerprint, flags.model);
-      const [height, width, channels] = metadata.preprocessing.inputShape;
-      const image = await readImageAs(flags.query, height, width, channels as 1 | 3);
-      const hits = searchGallery(gallery, embed(model, image.pixels, 1), flags.k);
+      const hits = searchGallery(gallery, await embedFiles(model, metadata, [flags.query]), flags.k);
       output(flags.json === true, hits, [`nearest to ${basename(flags.query)}:`, ...hits.map((h) => `${h.rank}. ${h.label || '–'}  ${h.distance.toFixed(4)}  ${h.source}`)].join('\n'));
     });
 

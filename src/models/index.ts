@@ -13,3 +13,4 @@ export { L2Normalize } from './l2-normalize-layer.js';
 export { saveModel, loadModel, checkModelDirectory, MODEL_FILES, type ModelMetadata, type LoadedModel } from './model-files.js';
 export { modelFingerprint, type DatasetRecord, type VerificationRecord } from './model-format.js';
 export { embed } from './embed.js';
+export { embedFiles } from './embed-files.js';

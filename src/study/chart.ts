@@ -41,7 +41,7 @@ export interface StudyChart {
 
 /**
  * One chart comparing the sampling methods for each loss: a row per dataset, a panel per loss,
- * a point per sampling method (held-out MAP@R, mean over seeds) with a ±1 std line, the raw-pixel
+ * a point per sampling method (test MAP@R, mean over seeds) with a ±1 std line, the raw-pixel
  * floor as a dashed line, points coloured by collapse and divergence. Drawn by Vega-Lite headlessly (no
  * canvas: text widths are estimated) and rasterised by resvg at 2× with the system's fonts; the
  * PNG has text only if one of the fonts in {@link FONT}, or another sans-serif face, is installed.
@@ -71,7 +71,7 @@ export async function studyChart(summaries: readonly CellSummary[], rawPixels: r
   const x = { field: 'sampling', type: 'nominal', sort: SAMPLINGS, title: null, axis: { labelAngle: -40 } } as const;
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Held-out MAP@R by sampling method', subtitle: 'points: mean over seeds, lines: ± 1 std, dashed: raw pixels' },
+    title: { text: 'Test MAP@R by sampling method', subtitle: 'each cell at its learning rate chosen on validation; points: mean over seeds, lines: ± 1 std, dashed: raw pixels' },
     config: { font: FONT, background: 'white' },
     resolve: { scale: { y: 'independent' } },
     vconcat: datasets.map((dataset) => ({

@@ -1,5 +1,5 @@
 import type { tfl } from '../tf.js';
-import type { Dataset, EvaluationProtocol } from '../data/dataset.js';
+import type { Dataset, DatasetSplit, EvaluationProtocol } from '../data/dataset.js';
 import { toInputs } from '../data/augment.js';
 import { evaluateEmbeddings, type EvaluationReport } from '../evaluation/evaluate.js';
 import { embed } from '../models/embed.js';
@@ -50,6 +50,15 @@ export function embedImages(model: tfl.LayersModel, dataset: Dataset, indices: I
 export function evaluateRawPixels(dataset: Dataset, part: EvaluationProtocol, options: EvaluateSplitOptions = {}): EvaluationReport {
   const { height, width, channels } = dataset.shape;
   return evaluateWith((indices) => toInputs(dataset, indices), height * width * channels, dataset, part, options);
+}
+
+/**
+ * The raw-pixel floor of a split as a learned embedding is judged: on the test part, with its
+ * own verification threshold chosen on the validation part (when there is one).
+ */
+export function evaluateRawPixelFloor(dataset: Dataset, split: DatasetSplit): EvaluationReport {
+  const threshold = split.validation ? evaluateRawPixels(dataset, split.validation).balancedThreshold : undefined;
+  return evaluateRawPixels(dataset, split.test, threshold !== undefined ? { threshold } : {});
 }
 
 function evaluateWith(
