@@ -25,7 +25,7 @@ import { toInputs } from '../src/data/augment.js';
 import { loadDataset } from '../src/data/registry.js';
 import { initBackend } from '../src/engine/index.js';
 import { retrievalMetrics } from '../src/evaluation/retrieval.js';
-import { decodeNpy, encodeNpy } from '../src/index/npy.js';
+import { decodeNpy, encodeNpy } from '../src/gallery/npy.js';
 import { argValue, formatRatio, machine, median, peakRssMiB } from './common.js';
 
 const METRICS = ['precisionAt1', 'rPrecision', 'mapAtR'] as const;

@@ -20,7 +20,7 @@ export * as data from './data/index.js';
 export * as models from './models/index.js';
 export * as training from './training/index.js';
 export * as evaluation from './evaluation/index.js';
-export * as gallery from './index/index.js';
+export * as gallery from './gallery/index.js';
 export * as study from './study/index.js';
 export { TripletjsInputError } from './common/errors.js';
 export type { LabelsInput } from './common/batch.js';

@@ -8,6 +8,8 @@ import {
   normalizedMutualInformation,
   retrievalMetrics,
   rocSummary,
+  thresholdMetrics,
+  verificationCurves,
   verificationMetrics,
   type EvaluationMetric,
 } from '../src/evaluation/index.js';
@@ -368,6 +370,26 @@ describe('verification', () => {
     throwsInput(() => verificationMetrics({ embeddings: x.subarray(0, 1), labels: [1], dims: 1 }), /at least 2 embeddings/);
     throwsInput(() => verificationMetrics({ embeddings: x, labels: [1, 1], dims: 1 }), /labels has 2 entries but embeddings has 3 rows/);
     throwsInput(() => rocSummary(Float32Array.from([2, 1]), Float32Array.from([3])), /positive pair distances must be finite and sorted/);
+  });
+});
+
+describe('verification curves and thresholds', () => {
+  it('ROC points and distance histograms, by hand', () => {
+    // Positives 0, 1; negatives 1, 2, 4; 4 bins over [0, 4]: edges 0, 1, 2, 3, 4 (a bin holds its upper edge).
+    // Pairs at or below each edge: positives 1, 2, 2, 2, 2; negatives 0, 1, 2, 2, 3.
+    const curves = verificationCurves(Float32Array.of(0, 1), Float32Array.of(1, 2, 4), 4);
+    assert.deepEqual(curves.histogram, { edges: [0, 1, 2, 3, 4], positive: [2, 0, 0, 0], negative: [1, 1, 0, 1] });
+    assert.deepEqual(curves.roc.tar, [0, 0.5, 1, 1, 1, 1]);
+    assert.deepEqual(curves.roc.far, [0, 0, 1 / 3, 2 / 3, 2 / 3, 1]);
+  });
+
+  it('accuracy, FAR and FRR at a threshold given in advance, by hand', () => {
+    // Same-label distances 0.1, 0.4, 0.9; different-label 0.3, 0.8, 1.5, 2. Threshold 0.5 accepts
+    // 0.1, 0.4 (positives) and 0.3 (a negative): FRR 1/3, FAR 1/4, accuracy (2 + 3) / 7.
+    const at = thresholdMetrics(Float32Array.of(0.1, 0.4, 0.9), Float32Array.of(0.3, 0.8, 1.5, 2), 0.5);
+    assert.ok(closeTo(at.frr, 1 / 3) && closeTo(at.far, 1 / 4) && closeTo(at.accuracy, 5 / 7), JSON.stringify(at));
+    // A distance equal to the threshold is accepted.
+    assert.equal(thresholdMetrics(Float32Array.of(0.5), Float32Array.of(1), 0.5).frr, 0);
   });
 });
 

@@ -11,7 +11,7 @@ import { loadDataset } from '../src/data/index.js';
 import { toInputs } from '../src/data/augment.js';
 import { createModel, embed, loadModel, saveModel } from '../src/models/index.js';
 import { evaluateModel, train, type TrainingEvent } from '../src/training/index.js';
-import { decodeNpy } from '../src/index/npy.js';
+import { decodeNpy } from '../src/gallery/npy.js';
 import { TripletjsInputError } from '../src/common/errors.js';
 import { TripletMarginLoss } from '../src/losses/index.js';
 import { PKSampler } from '../src/samplers/index.js';

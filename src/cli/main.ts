@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { tf, type tfl } from '../tf.js';
-import { initBackend } from '../engine/backend.js';
 import { TripletjsInputError } from '../common/errors.js';
 import { checkDatasetName, loadDataset, DATASET_NAMES } from '../data/registry.js';
 import { listImageFiles } from '../data/read-image.js';
@@ -14,7 +13,8 @@ import { embedFiles } from '../models/embed-files.js';
 import { checkModelDirectory, loadModel } from '../models/model-files.js';
 import type { CnnConfig, MlpConfig, ModelConfig } from '../models/model-config.js';
 import type { ModelMetadata } from '../models/model-format.js';
-import { checkGalleryModel, loadGallery, saveGallery, searchGallery } from '../index/gallery.js';
+import { checkEmbeddingsModel, loadEmbeddingsFile, saveEmbeddingsFile, searchEmbeddingsFile } from '../gallery/embeddings-file.js';
+import { openGallery } from '../gallery/open-gallery.js';
 import { LOSS_NAMES, MINER_NAMES, type LossName, type MinerName } from '../training/components.js';
 import { embedImages, evaluateModel, evaluateRawPixelFloor } from '../training/evaluate-split.js';
 import { SCHEDULES, type ScheduleName } from '../training/learning-rate.js';
@@ -26,39 +26,8 @@ import { studyProgress } from './study-progress.js';
 import { VERSION } from '../version.js';
 import { metricsTable } from './format.js';
 import { progressReporter } from './progress.js';
-
-const integer = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer`);
-  return n;
-};
-const number = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
-  return n;
-};
-const oneOf = <T extends string>(name: string, choices: readonly string[]) => (value: string): T => {
-  if (!choices.includes(value)) throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')}`);
-  return value as T;
-};
-const channelCount = (value: string): 1 | 3 => {
-  if (value !== '1' && value !== '3') throw new InvalidArgumentError('--channels must be 1 (grey) or 3 (RGB)');
-  return Number(value) as 1 | 3;
-};
-const size = (value: string): [number, number] => {
-  const match = /^(\d+)x(\d+)$/.exec(value);
-  if (!match) throw new InvalidArgumentError('give a size as HEIGHTxWIDTH, e.g. 56x46');
-  return [Number(match[1]), Number(match[2])];
-};
-
-/** Prints JSON with --json, a human table otherwise. */
-function output(json: boolean, value: unknown, text: string): void {
-  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text + '\n');
-}
-
-async function start(): Promise<void> {
-  await initBackend({ announce: (message) => process.stderr.write(message + '\n') });
-}
+import { channelCount, integer, number, oneOf, output, size, start } from './common.js';
+import { addServingCommands } from './serving.js';
 
 /**
  * The model of --model, with --dim and --pooling: `mlp`, `mlp:512,256`, `cnn` or `cnn:16,32,64`, or an
@@ -370,15 +339,15 @@ export function buildProgram(): Command {
       const { model, metadata, fingerprint } = await loadModel(flags.model);
       const images = await imagesOf(flags.input, metadata);
       const dims = model.outputs[0]!.shape.at(-1)!;
-      await saveGallery(flags.out, { ...images, embeddings: await images.embed(model), dims, model: flags.model, fingerprint });
+      await saveEmbeddingsFile(flags.out, { ...images, embeddings: await images.embed(model), dims, model: flags.model, fingerprint });
       process.stdout.write(`${images.labels.length} embeddings of ${dims} dimensions written to ${flags.out} (+ .json)\n`);
     });
 
   program
     .command('search')
-    .description('list the gallery images nearest to a query image')
+    .description('list the gallery entries nearest to a query image')
     .requiredOption('--model <dir>', 'model directory')
-    .requiredOption('--gallery <file.npy>', 'embeddings from triplet embed, by the same model')
+    .requiredOption('--gallery <path>', 'a gallery (SQLite file, lance:<folder>, s3://…) or embeddings from triplet embed (FILE.npy), made by the same model')
     .requiredOption('--query <image>', 'PNG, JPEG or PGM image')
     .option('-k <n>', 'neighbours to list', integer('-k'), 5)
     .option('--json', 'print JSON')
@@ -386,11 +355,24 @@ export function buildProgram(): Command {
       await checkModelDirectory(flags.model);
       await start();
       const { model, metadata, fingerprint } = await loadModel(flags.model);
-      const gallery = await loadGallery(flags.gallery);
-      checkGalleryModel(gallery, fingerprint, flags.model);
-      const hits = searchGallery(gallery, await embedFiles(model, metadata, [flags.query]), flags.k);
-      output(flags.json === true, hits, [`nearest to ${basename(flags.query)}:`, ...hits.map((h) => `${h.rank}. ${h.label || '–'}  ${h.distance.toFixed(4)}  ${h.source}`)].join('\n'));
+      const query = await embedFiles(model, metadata, [flags.query]);
+      let hits: Array<{ label: string; distance: number; source: string }>;
+      if (/\.npy$/i.test(flags.gallery)) {
+        const file = await loadEmbeddingsFile(flags.gallery);
+        checkEmbeddingsModel(file, fingerprint, flags.model);
+        hits = searchEmbeddingsFile(file, query, flags.k);
+      } else {
+        const gallery = await openGallery(flags.gallery, { fingerprint, dims: metadata.embeddingDim, model: flags.model });
+        try {
+          hits = (await gallery.search(query, flags.k)).map((hit) => ({ label: hit.label, distance: hit.distance, source: String(hit.metadata?.source ?? hit.id) }));
+        } finally {
+          await gallery.close();
+        }
+      }
+      output(flags.json === true, hits, [`nearest to ${basename(flags.query)}:`, ...hits.map((h, i) => `${i + 1}. ${h.label || '–'}  ${h.distance.toFixed(4)}  ${h.source}`)].join('\n'));
     });
+
+  addServingCommands(program);
 
   program
     .command('study')

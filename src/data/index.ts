@@ -15,4 +15,5 @@ export { createDataset, type DatasetParts } from './create-dataset.js';
 export { decodePgm, type GreyImage } from './pgm.js';
 export { decodeIdx, type IdxArray } from './idx.js';
 export { decodeImage, withChannels, type DecodedImage } from './image-file.js';
-export { readImageAs, listImageFiles } from './read-image.js';
+export { readImageAs, readImage, asModelInput, listImageFiles } from './read-image.js';
+export { thumbnailPng } from './thumbnail.js';

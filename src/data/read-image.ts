@@ -11,10 +11,20 @@ import { resizeImage } from './resize.js';
  * TensorFlow.js backend must be ready.
  */
 export async function readImageAs(path: string, height: number, width: number, channels: 1 | 3): Promise<DecodedImage> {
+  return asModelInput(await readImage(path), height, width, channels);
+}
+
+/** Reads and decodes one image file, with a one-line error naming it. */
+export async function readImage(path: string): Promise<DecodedImage> {
   const bytes = await readFile(path).catch((error: Error) => {
     throw new TripletjsInputError(`cannot read the image ${path} (${error.message})`);
   });
-  return resizeImage(withChannels(decodeImage(bytes, path), channels), height, width);
+  return decodeImage(bytes, path);
+}
+
+/** A decoded image brought to a model's input: converted to `channels`, resized (bilinear). */
+export function asModelInput(image: DecodedImage, height: number, width: number, channels: 1 | 3): DecodedImage {
+  return resizeImage(withChannels(image, channels), height, width);
 }
 
 /** The PNG, JPEG and PGM files directly inside `directory` (hidden ones skipped), in code-point order. */

@@ -13,6 +13,8 @@ export interface EvaluationProtocol extends RetrievalOptions {
   maxPairs?: number;
   /** A verification threshold chosen beforehand: adds `threshold`, `accuracyAtThreshold`, `farAtThreshold`, `frrAtThreshold`. */
   threshold?: number;
+  /** Adds the ROC curve and distance histograms of the verification pairs (`curves`). */
+  curves?: boolean;
 }
 
 /**
@@ -67,6 +69,7 @@ export function evaluateEmbeddings(protocol: EvaluationProtocol): EvaluationRepo
       maxPairs: protocol.maxPairs,
       chunkRows,
       threshold: protocol.threshold,
+      curves: protocol.curves,
     });
     Object.assign(report, verification);
     if (atThreshold) {

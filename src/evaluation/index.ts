@@ -11,7 +11,7 @@ export {
   type NearestNeighbors,
 } from './knn.js';
 export { retrievalMetrics, type RetrievalOptions, type RetrievalMetrics } from './retrieval.js';
-export { rocSummary, thresholdMetrics, type RocSummary, type ThresholdMetrics } from './roc.js';
+export { rocSummary, thresholdMetrics, verificationCurves, type RocSummary, type ThresholdMetrics, type VerificationCurves } from './roc.js';
 export { verificationMetrics, type VerificationOptions, type VerificationMetrics } from './verification.js';
 export { kMeans, type KMeansOptions, type KMeansResult } from './kmeans.js';
 export { normalizedMutualInformation } from './nmi.js';

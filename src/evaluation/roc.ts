@@ -154,3 +154,35 @@ function countAtMost(sorted: Float32Array, limit: number): number {
   }
   return low;
 }
+
+/** What a model card draws: the ROC curve and the distance histograms of both kinds of pair. */
+export interface VerificationCurves {
+  /** ROC points (false accept rate, true accept rate) at evenly spaced distance thresholds, from (0, 0) to (1, 1). */
+  readonly roc: { readonly far: number[]; readonly tar: number[]; readonly threshold: number[] };
+  /** Pair counts per distance bin: `edges` has one more entry than each count list. */
+  readonly histogram: { readonly edges: number[]; readonly positive: number[]; readonly negative: number[] };
+}
+
+/**
+ * The ROC curve and the distance histograms of positive and negative pair distances (both sorted
+ * ascending), over `bins` equal bins from 0 to the largest distance; the ROC has one point per
+ * bin edge. Compact enough to store with a model.
+ */
+export function verificationCurves(positives: Float32Array, negatives: Float32Array, bins = 50): VerificationCurves {
+  require(positives.length > 0 && negatives.length > 0, 'curves need both positive and negative pairs');
+  checkSorted(positives, 'positive');
+  checkSorted(negatives, 'negative');
+  const top = Math.max(positives.at(-1)!, negatives.at(-1)!) || 1;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => (top * i) / bins);
+  const atMost = edges.map((edge) => [countAtMost(positives, edge), countAtMost(negatives, edge)] as const);
+  const positive = Array.from({ length: bins }, (_, i) => atMost[i + 1]![0] - (i === 0 ? 0 : atMost[i]![0]));
+  const negative = Array.from({ length: bins }, (_, i) => atMost[i + 1]![1] - (i === 0 ? 0 : atMost[i]![1]));
+  return {
+    roc: {
+      far: [0, ...atMost.map(([, n]) => n / negatives.length)],
+      tar: [0, ...atMost.map(([p]) => p / positives.length)],
+      threshold: [-1, ...edges],
+    },
+    histogram: { edges, positive, negative },
+  };
+}

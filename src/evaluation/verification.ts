@@ -3,7 +3,7 @@ import { readLabels, type LabelsInput } from '../common/batch.js';
 import { SeededRandom } from '../common/random.js';
 import { defaultBlockRows, forEachDotBlock, squaredNorms } from './dot-blocks.js';
 import { checkDims, checkEmbeddingRows, checkMetric, type EvaluationMetric } from './inputs.js';
-import { rocSummary, thresholdMetrics, type RocSummary, type ThresholdMetrics } from './roc.js';
+import { rocSummary, thresholdMetrics, verificationCurves, type RocSummary, type ThresholdMetrics, type VerificationCurves } from './roc.js';
 
 /** Options of {@link verificationMetrics}. */
 export interface VerificationOptions {
@@ -30,6 +30,8 @@ export interface VerificationOptions {
    * an optimistic figure when these pairs are the test.
    */
   threshold?: number;
+  /** Also return the ROC curve and the distance histograms (`curves`). */
+  curves?: boolean;
 }
 
 /** {@link RocSummary} of all pairs, with what was scored. */
@@ -42,6 +44,8 @@ export interface VerificationMetrics extends RocSummary {
   embeddingsUsed: number;
   /** At the threshold given in the options. */
   atThreshold?: ThresholdMetrics;
+  /** When asked for. */
+  curves?: VerificationCurves;
 }
 
 /** Default {@link VerificationOptions.maxPairs}. */
@@ -109,6 +113,7 @@ export function verificationMetrics(options: VerificationOptions): VerificationM
     positivePairs,
     embeddingsUsed: used,
     ...(options.threshold !== undefined ? { atThreshold: thresholdMetrics(positives, negatives, options.threshold) } : {}),
+    ...(options.curves ? { curves: verificationCurves(positives, negatives) } : {}),
   };
 }
 

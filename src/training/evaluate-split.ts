@@ -15,6 +15,8 @@ export interface EvaluateSplitOptions {
   readonly seed?: number;
   /** A verification threshold chosen on other pairs (validation), judged on these. */
   readonly threshold?: number;
+  /** Add the ROC curve and distance histograms (for a model card). */
+  readonly curves?: boolean;
 }
 
 /**
@@ -66,7 +68,7 @@ function evaluateWith(
   dims: number,
   dataset: Dataset,
   { queries, references }: EvaluationProtocol,
-  { seed = 0, threshold }: EvaluateSplitOptions,
+  { seed = 0, threshold, curves }: EvaluateSplitOptions,
 ): EvaluationReport {
   const labelsOf = (indices: Int32Array): Int32Array => Int32Array.from(indices, (i) => dataset.labels[i]!);
   return evaluateEmbeddings({
@@ -77,5 +79,6 @@ function evaluateWith(
     seed,
     verification: true,
     ...(threshold !== undefined ? { threshold } : {}),
+    ...(curves ? { curves } : {}),
   });
 }

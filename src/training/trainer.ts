@@ -245,7 +245,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       validation?.balancedThreshold !== undefined
         ? { threshold: validation.balancedThreshold, chosenOn: 'validation', criterion: 'balanced-accuracy', validationBalancedAccuracy: validation.balancedAccuracy! }
         : undefined;
-    const test = settings.evaluateTest ? evaluateModel(model, dataset, split.test, { seed, ...(verification ? { threshold: verification.threshold } : {}) }) : undefined;
+    const test = settings.evaluateTest
+      ? evaluateModel(model, dataset, split.test, { seed, curves: true, ...(verification ? { threshold: verification.threshold } : {}) })
+      : undefined;
     const finalMetadata = {
       ...metadata,
       ...(verification ? { verification } : {}),

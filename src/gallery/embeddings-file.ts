@@ -5,7 +5,7 @@ import { nearestNeighbors } from '../evaluation/knn.js';
 import { decodeNpy, encodeNpy } from './npy.js';
 
 /** Embeddings with what each row is: a searchable gallery. */
-export interface Gallery {
+export interface EmbeddingsFile {
   /** Row-major `size × dims`. */
   readonly embeddings: Float32Array;
   readonly dims: number;
@@ -19,7 +19,7 @@ export interface Gallery {
   readonly fingerprint: string;
 }
 
-interface GalleryIndexFile {
+interface EmbeddingsIndexFile {
   readonly format: 'tripletjs-gallery';
   readonly model: string;
   readonly fingerprint?: string;
@@ -28,35 +28,35 @@ interface GalleryIndexFile {
 }
 
 /** The JSON file beside `FILE.npy`. */
-export function galleryIndexPath(npyPath: string): string {
+export function embeddingsIndexPath(npyPath: string): string {
   return npyPath.replace(/\.npy$/i, '') + '.json';
 }
 
 /** Writes `FILE.npy` (float32, row-major, readable by numpy) and `FILE.json` (labels, sources), each atomically. */
-export async function saveGallery(path: string, gallery: Gallery): Promise<void> {
+export async function saveEmbeddingsFile(path: string, gallery: EmbeddingsFile): Promise<void> {
   require(/\.npy$/i.test(path), `the embeddings file must end in .npy, got ${path}`);
   const rows = gallery.labels.length;
   await writeFileAtomic(path, encodeNpy(gallery.embeddings, rows, gallery.dims));
-  const index: GalleryIndexFile = {
+  const index: EmbeddingsIndexFile = {
     format: 'tripletjs-gallery',
     model: gallery.model,
     fingerprint: gallery.fingerprint,
     classNames: gallery.classNames,
     rows: Array.from(gallery.labels, (label, i) => ({ label, source: gallery.sources[i]! })),
   };
-  await writeFileAtomic(galleryIndexPath(path), JSON.stringify(index));
+  await writeFileAtomic(embeddingsIndexPath(path), JSON.stringify(index));
 }
 
-/** Reads a gallery written by {@link saveGallery}, with a clear error for a missing or corrupt file. */
-export async function loadGallery(path: string): Promise<Gallery> {
+/** Reads a gallery written by {@link saveEmbeddingsFile}, with a clear error for a missing or corrupt file. */
+export async function loadEmbeddingsFile(path: string): Promise<EmbeddingsFile> {
   const bytes = await readFile(path).catch(() => {
     throw new TripletjsInputError(`no gallery at ${path} (make one with: triplet embed --model DIR --input DATA --out ${path})`);
   });
   const { values, rows, cols } = decodeNpy(bytes, path);
-  const indexPath = galleryIndexPath(path);
-  let index: GalleryIndexFile;
+  const indexPath = embeddingsIndexPath(path);
+  let index: EmbeddingsIndexFile;
   try {
-    index = JSON.parse(await readFile(indexPath, 'utf8')) as GalleryIndexFile;
+    index = JSON.parse(await readFile(indexPath, 'utf8')) as EmbeddingsIndexFile;
   } catch {
     throw new TripletjsInputError(`${indexPath} is missing or not valid JSON: it must sit beside ${path}`);
   }
@@ -81,7 +81,7 @@ export async function loadGallery(path: string): Promise<Gallery> {
  * Checks that `gallery` was embedded by the model of `fingerprint`: embeddings of another model,
  * even of the same dimension, live in another space, and a search across them returns nonsense.
  */
-export function checkGalleryModel(gallery: Gallery, fingerprint: string, model: string): void {
+export function checkEmbeddingsModel(gallery: EmbeddingsFile, fingerprint: string, model: string): void {
   require(
     gallery.fingerprint === fingerprint,
     `the gallery was embedded by another model (${gallery.model}, ${gallery.fingerprint.slice(0, 19)}…) than ${model} (${fingerprint.slice(0, 19)}…): embed the gallery again with this model`,
@@ -89,7 +89,7 @@ export function checkGalleryModel(gallery: Gallery, fingerprint: string, model: 
 }
 
 /** One search hit. */
-export interface SearchHit {
+export interface EmbeddingsHit {
   readonly rank: number;
   readonly distance: number;
   readonly label: string;
@@ -97,7 +97,7 @@ export interface SearchHit {
 }
 
 /** The `k` gallery rows nearest to `query` (one embedding), by Euclidean distance. */
-export function searchGallery(gallery: Gallery, query: Float32Array, k: number): SearchHit[] {
+export function searchEmbeddingsFile(gallery: EmbeddingsFile, query: Float32Array, k: number): EmbeddingsHit[] {
   require(query.length === gallery.dims, `the query embedding has ${query.length} dimensions but the gallery has ${gallery.dims}: was it made with another model?`);
   const { indices, distances } = nearestNeighbors(query, gallery.embeddings, gallery.dims, Math.min(k, gallery.labels.length));
   return Array.from(indices, (row, i) => ({

@@ -1,0 +1,69 @@
+import { basename, dirname } from 'node:path';
+import type { tfl } from '../tf.js';
+import type { Dataset } from '../data/dataset.js';
+import type { DecodedImage } from '../data/image-file.js';
+import { asModelInput } from '../data/read-image.js';
+import { thumbnailPng } from '../data/thumbnail.js';
+import { embed } from '../models/embed.js';
+import type { ModelMetadata } from '../models/model-format.js';
+import type { Gallery } from './gallery.js';
+
+/** An image to enroll, as decoded, with what it shows. */
+export interface ImageToEnroll {
+  readonly image: DecodedImage;
+  readonly label: string;
+  readonly id?: string;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Enrolls images in `gallery`: each brought to the model's input (its saved preprocessing),
+ * embedded in one batch, kept as a small PNG thumbnail, and added in one all-or-nothing add.
+ * Returns the ids of the new entries.
+ */
+export async function enrollImages(gallery: Gallery, model: tfl.LayersModel, metadata: Pick<ModelMetadata, 'preprocessing'>, images: readonly ImageToEnroll[]): Promise<string[]> {
+  const [height, width, channels] = metadata.preprocessing.inputShape;
+  const perImage = height * width * channels;
+  const pixels = new Uint8Array(images.length * perImage);
+  images.forEach(({ image }, i) => pixels.set(asModelInput(image, height, width, channels as 1 | 3).pixels, i * perImage));
+  const embeddings = embed(model, pixels, images.length);
+  const dims = embeddings.length / Math.max(1, images.length);
+  return gallery.add(
+    images.map(({ image, label, id, metadata: extra }, i) => ({
+      label,
+      embedding: embeddings.slice(i * dims, (i + 1) * dims),
+      thumbnail: thumbnailPng(image),
+      ...(id !== undefined ? { id } : {}),
+      ...(extra !== undefined ? { metadata: extra } : {}),
+    })),
+  );
+}
+
+/**
+ * Enrolls images of a dataset (at `indices`), labelled by their class names, in batches of 256
+ * (each batch all or nothing). Ids are `<class folder>/<file>` for images from files, else
+ * `<dataset>-<index>`. Returns how many were enrolled.
+ */
+export async function enrollDataset(gallery: Gallery, model: tfl.LayersModel, metadata: Pick<ModelMetadata, 'preprocessing'>, dataset: Dataset, indices: Int32Array): Promise<number> {
+  const { height, width, channels } = dataset.shape;
+  const perImage = height * width * channels;
+  const idOf = (i: number): string => {
+    const path = dataset.paths?.[i];
+    return path !== undefined ? `${basename(dirname(path))}/${basename(path)}` : `${dataset.name.replace(/[^\w.-]+/g, '_')}-${i}`;
+  };
+  for (let start = 0; start < indices.length; start += 256) {
+    const chunk = indices.subarray(start, start + 256);
+    await enrollImages(
+      gallery,
+      model,
+      metadata,
+      Array.from(chunk, (i) => ({
+        image: { height, width, channels: channels as 1 | 3, pixels: dataset.images.subarray(i * perImage, (i + 1) * perImage) },
+        label: dataset.classNames[dataset.labels[i]!]!,
+        id: idOf(i),
+        metadata: { source: dataset.paths?.[i] ?? `${dataset.name}#${i}` },
+      })),
+    );
+  }
+  return indices.length;
+}

@@ -1,2 +1,0 @@
-export { encodeNpy, decodeNpy } from './npy.js';
-export { saveGallery, loadGallery, searchGallery, checkGalleryModel, galleryIndexPath, type Gallery, type SearchHit } from './gallery.js';
