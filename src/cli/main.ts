@@ -187,7 +187,8 @@ async function runTraining(flags: TrainFlags, title: string, overwriteDefault: b
       model: flags.out ? `${flags.out}/model` : null,
     },
     `\n${title}\n${split.description}\n\nTest (evaluated once, after every choice was made on validation):\n\n${table}\n\n` +
-      `${result.epochsRun} epochs in ${result.seconds.toFixed(0)} s; ${kept}${validation}${flags.out ? `; model saved to ${flags.out}/model` : ''}`,
+      `${result.epochsRun} epochs in ${result.seconds.toFixed(0)} s; ${kept}${validation}${flags.out ? `; model saved to ${flags.out}/model` : ''}` +
+        (flags.out ? `\nServe it, with a page: npx triplet serve --model ${flags.out}/model --gallery ${flags.out}/gallery.db --enroll ${dataset.name}` : ''),
   );
 }
 
