@@ -1,8 +1,9 @@
 /**
  * Nearest-neighbour search for galleries, against peers measured in the same run: for each size
- * and dimension, the exact scan on BLAS (tripletjs's ExactIndex), usearch's HNSW (the gallery's
- * index), hnswlib-node's HNSW, LanceDB (flat below 100k rows, IVF-HNSW-SQ from 100k), numpy's exact
- * scan, and the whole SQLite gallery (graph + store). Each method runs in a process of its own
+ * and dimension, the exact scan on BLAS (tripletjs's ExactIndex), the gallery's HNSW index (its
+ * wrapper of hnswlib-node), hnswlib-node and usearch called directly with the same settings,
+ * LanceDB (flat below 100k rows, IVF-HNSW-SQ from 100k), numpy's exact scan, and the whole SQLite
+ * gallery (graph + store). Each method runs in a process of its own
  * (so that its peak RSS is its own) on the same vectors and queries, and is scored against the
  * exact top 10: p50 / p99 latency of one query at a time, build time, recall@10.
  *
@@ -26,7 +27,7 @@ import { LanceGallery } from '../src/gallery/lance-gallery.js';
 import { argValue, machine, markdownTable, peakRssMiB } from './common.js';
 
 const K = 10;
-const METHODS = ['exact', 'usearch', 'hnswlib', 'lancedb', 'numpy', 'gallery'] as const;
+const METHODS = ['exact', 'index', 'hnswlib', 'usearch', 'lancedb', 'numpy', 'gallery'] as const;
 type Method = (typeof METHODS)[number];
 
 interface Result {
@@ -52,30 +53,22 @@ function generate(n: number, dims: number, queries: number): { data: Float32Arra
   const centre = new Float32Array(centres * dims);
   for (let i = 0; i < centre.length; i++) centre[i] = random.float() * 2 - 1;
   const data = new Float32Array(n * dims);
-  for (let i = 0; i < n; i++) {
-    const c = random.int(centres);
-    let norm = 0;
-    for (let d = 0; d < dims; d++) {
-      const v = centre[c * dims + d]! + 0.35 * (random.float() * 2 - 1);
-      data[i * dims + d] = v;
-      norm += v * v;
-    }
-    norm = Math.sqrt(norm);
-    for (let d = 0; d < dims; d++) data[i * dims + d]! /= norm;
-  }
+  for (let i = 0; i < n; i++) moveAndNormalise(centre, random.int(centres), data, i, 0.35, dims, random);
   const out = new Float32Array(queries * dims);
-  for (let q = 0; q < queries; q++) {
-    const source = random.int(n);
-    let norm = 0;
-    for (let d = 0; d < dims; d++) {
-      const v = data[source * dims + d]! + 0.05 * (random.float() * 2 - 1);
-      out[q * dims + d] = v;
-      norm += v * v;
-    }
-    norm = Math.sqrt(norm);
-    for (let d = 0; d < dims; d++) out[q * dims + d]! /= norm;
-  }
+  for (let q = 0; q < queries; q++) moveAndNormalise(data, random.int(n), out, q, 0.05, dims, random);
   return { data, queries: out };
+}
+
+/** Row `to` of `target` = row `from` of `source` moved by uniform noise of ± `spread` per value, then normalised. */
+function moveAndNormalise(source: Float32Array, from: number, target: Float32Array, to: number, spread: number, dims: number, random: SeededRandom): void {
+  let norm = 0;
+  for (let d = 0; d < dims; d++) {
+    const v = source[from * dims + d]! + spread * (random.float() * 2 - 1);
+    target[to * dims + d] = v;
+    norm += v * v;
+  }
+  norm = Math.sqrt(norm);
+  for (let d = 0; d < dims; d++) target[to * dims + d]! /= norm;
 }
 
 async function readMatrix(path: string): Promise<{ values: Float32Array; rows: number; cols: number }> {
@@ -125,10 +118,17 @@ async function runMethod(method: Method, dataPath: string, queryPath: string, tr
       search = (q) => index.search(q, K).keys;
       break;
     }
-    case 'usearch': {
-      const index = HnswIndex.create(dims);
+    case 'index': {
+      const index = HnswIndex.create(dims, n);
       index.add(keys, data);
       search = (q) => index.search(q, K).keys;
+      break;
+    }
+    case 'usearch': {
+      const { Index, MetricKind } = await import('usearch');
+      const index = new Index({ dimensions: dims, metric: MetricKind.L2sq, connectivity: HNSW_SETTINGS.connectivity, expansion_add: HNSW_SETTINGS.expansionAdd, expansion_search: HNSW_SETTINGS.expansionSearch, multi: false } as ConstructorParameters<typeof Index>[0]);
+      index.add(BigUint64Array.from(keys, (key) => BigInt(key)), data, 1);
+      search = (q) => Array.from(index.search(q, K, 1).keys, Number);
       break;
     }
     case 'hnswlib': {

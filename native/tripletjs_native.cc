@@ -115,6 +115,31 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// matVec(a, x, out, rows, cols): out = a · x for a row-major rows × cols matrix: the scan of a
+// gallery's vectors against one query. A product with one column is bound by memory, not flops:
+// sgemv on every thread streams the matrix once (sgemm with n = 1 is a thin product, one thread).
+napi_value MatVec(napi_env env, napi_callback_info info) {
+  Args args(env, info, "matVec");
+  const int64_t rows = args.int32(3, "rows"), cols = args.int32(4, "cols");
+  if (args.failed) return nullptr;
+  if (rows < 0 || cols < 1) {
+    args.fail("rows and cols", "must be >= 0 and >= 1");
+    return nullptr;
+  }
+  const float* a = args.floats(0, rows * cols, "a");
+  const float* x = args.floats(1, cols, "x");
+  float* out = args.floats(2, rows, "out");
+  if (args.failed || rows == 0) return nullptr;
+  // Reading 4 MiB or more, a second thread adds memory bandwidth; below, waking it costs more.
+  const int threads = rows * cols >= (int64_t{1} << 20) ? g_threads : 1;
+  if (threads != g_blas_threads) {
+    openblas_set_num_threads(threads);
+    g_blas_threads = threads;
+  }
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(rows), static_cast<int>(cols), 1.0f, a, static_cast<int>(cols), x, 1, 0.0f, out, 1);
+  return nullptr;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Convolutions (NHWC; filter [KH, KW, Ci, Co])
 // ---------------------------------------------------------------------------------------------
@@ -650,6 +675,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setDnnl", nullptr, SetDnnl, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matVec", nullptr, MatVec, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},

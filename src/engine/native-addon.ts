@@ -18,6 +18,8 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   /** `dims` = [batch, batchA, batchB, m, n, k, transposeA, transposeB]; activation 0 linear, 1 relu. */
   matMul(a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array, bias: Float32Array | null, activation: number): void;
+  /** out = a · x, for a row-major `rows × cols` matrix (sgemv on every thread). */
+  matVec(a: Float32Array, x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   /** NHWC convolution; `geometry` as made by `convGeometry` in native-kernels.ts. */
   conv2d(x: Float32Array, filter: Float32Array, out: Float32Array, geometry: Int32Array, bias: Float32Array | null, activation: number): void;
   /** dx of a convolution, from dy and the filter; `geometry` that of the forward convolution. */

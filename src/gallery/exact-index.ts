@@ -1,5 +1,4 @@
 import { tf } from '../tf.js';
-import { selectSmallest } from '../evaluation/selection.js';
 import { activeNativeAddon } from '../engine/native-kernels.js';
 
 /** Keys and Euclidean distances of a search, nearest first. */
@@ -11,8 +10,8 @@ export interface IndexMatches {
 /**
  * Every vector of a gallery in memory, searched exactly: one matrix product of the query against
  * all rows (the native addon's OpenBLAS when it is active; otherwise the backend's product, the
- * rows kept on the backend between searches and uploaded again only after a change), then a
- * quickselect of the k nearest. Serves small galleries, exact
+ * rows kept on the backend between searches and uploaded again only after a change), then one
+ * pass that keeps the k nearest. Serves small galleries, exact
  * searches and searches restricted to some rows, where an approximate index has nothing to offer.
  */
 export class ExactIndex {
@@ -74,32 +73,36 @@ export class ExactIndex {
     const dots = this.products(query, n);
     let queryNorm = 0;
     for (const v of query) queryNorm += v * v;
-    const squared = new Float64Array(n);
-    const rows = new Int32Array(n);
-    let candidates = 0;
+    // The k nearest by a bounded max-heap over one pass: most rows are rejected by one comparison
+    // with the heap's top, and nothing of the size of the gallery is allocated.
+    const size = Math.min(k, n);
+    const heapKeys = new Float64Array(size);
+    const heapRows = new Int32Array(size);
+    let filled = 0;
     for (let row = 0; row < n; row++) {
+      const squared = queryNorm + this.norms[row]! - 2 * dots[row]!;
+      if (filled === size && !(squared < heapKeys[0]! || (squared === heapKeys[0]! && row < heapRows[0]!))) continue;
       if (allowed && !allowed(this.keys[row]!)) continue;
-      squared[candidates] = queryNorm + this.norms[row]! - 2 * dots[row]!;
-      rows[candidates++] = row;
+      if (filled < size) {
+        siftUp(heapKeys, heapRows, filled++, squared, row);
+      } else {
+        siftDown(heapKeys, heapRows, size, squared, row);
+      }
     }
-    const count = Math.min(k, candidates);
-    selectSmallest(squared, rows, candidates, count);
-    const keys: number[] = [];
-    const distances: number[] = [];
-    for (let i = 0; i < count; i++) {
-      keys.push(this.keys[rows[i]!]!);
-      distances.push(Math.sqrt(Math.max(0, squared[i]!)));
-    }
-    return { keys, distances };
+    const order = Array.from({ length: filled }, (_, i) => i).sort((a, b) => heapKeys[a]! - heapKeys[b]! || heapRows[a]! - heapRows[b]!);
+    return {
+      keys: order.map((i) => this.keys[heapRows[i]!]!),
+      distances: order.map((i) => Math.sqrt(Math.max(0, heapKeys[i]!))),
+    };
   }
 
-  /** The dot products of `query` with the first `n` rows: one BLAS product (sgemv-shaped). */
+  /** The dot products of `query` with the first `n` rows: one BLAS matrix–vector product. */
   private products(query: Float32Array, n: number): Float32Array {
     const native = activeNativeAddon();
     if (native !== undefined) {
-      // Straight to the addon's sgemm on these arrays: no tensor, no kernel dispatch, no copy.
+      // Straight to the addon's sgemv on these arrays: no tensor, no kernel dispatch, no copy.
       const out = new Float32Array(n);
-      native.matMul(query, this.vectors.subarray(0, n * this.dims), out, Int32Array.of(1, 1, 1, 1, n, this.dims, 0, 1), null, 0);
+      native.matVec(this.vectors.subarray(0, n * this.dims), query, out, n, this.dims);
       return out;
     }
     this.onBackend ??= tf.keep(tf.tensor2d(this.vectors.subarray(0, n * this.dims), [n, this.dims]));
@@ -125,4 +128,41 @@ export class ExactIndex {
     norms.set(this.norms);
     this.norms = norms;
   }
+}
+
+/** Whether (a, rowA) comes after (b, rowB): farther, or as far with a larger row (ties go to the lower row). */
+function after(a: number, rowA: number, b: number, rowB: number): boolean {
+  return a > b || (a === b && rowA > rowB);
+}
+
+/** Inserts (key, row) into a max-heap of `position` entries. */
+function siftUp(keys: Float64Array, rows: Int32Array, position: number, key: number, row: number): void {
+  let i = position;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (after(key, row, keys[parent]!, rows[parent]!)) {
+      keys[i] = keys[parent]!;
+      rows[i] = rows[parent]!;
+      i = parent;
+    } else break;
+  }
+  keys[i] = key;
+  rows[i] = row;
+}
+
+/** Replaces the top of a full max-heap of `size` entries with (key, row). */
+function siftDown(keys: Float64Array, rows: Int32Array, size: number, key: number, row: number): void {
+  let i = 0;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= size) break;
+    const right = left + 1;
+    const larger = right < size && after(keys[right]!, rows[right]!, keys[left]!, rows[left]!) ? right : left;
+    if (!after(keys[larger]!, rows[larger]!, key, row)) break;
+    keys[i] = keys[larger]!;
+    rows[i] = rows[larger]!;
+    i = larger;
+  }
+  keys[i] = key;
+  rows[i] = row;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { require } from '../common/errors.js';
 
 /** One entry of a gallery. */
@@ -105,6 +106,16 @@ export function checkNewItem(item: NewGalleryItem, dims: number, position: numbe
   require(typeof item.label === 'string' && item.label.length > 0 && item.label.length <= 200, `${where}: label must be a non-empty string of at most 200 characters`);
   checkVector(item.embedding, dims, `${where}: embedding`);
   require(item.metadata === undefined || (item.metadata !== null && typeof item.metadata === 'object' && !Array.isArray(item.metadata)), `${where}: metadata must be a JSON object`);
+}
+
+/** Checks a batch to add (at least one entry, each valid, no id twice) and returns its ids, made where not given. */
+export function idsForAdd(items: readonly NewGalleryItem[], dims: number): string[] {
+  require(Array.isArray(items) && items.length > 0, 'add needs at least one item');
+  items.forEach((item, i) => checkNewItem(item, dims, i));
+  const ids = items.map((item) => item.id ?? randomUUID());
+  const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
+  require(duplicate === undefined, `id ${duplicate} appears twice in one add`);
+  return ids;
 }
 
 /** Checks a query or stored vector: `dims` finite values. */

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -8,8 +7,8 @@ import { ExactIndex, type IndexMatches } from './exact-index.js';
 import {
   checkIdentity,
   checkK,
-  checkNewItem,
   checkVector,
+  idsForAdd,
   listWindow,
   type Gallery,
   type GalleryHit,
@@ -42,7 +41,7 @@ interface ItemRow {
  * synchronous commits, so a write is on the disk when its promise resolves and survives a killed
  * process or a power cut; vectors are float32 blobs. Searches run in memory: an exact scan of
  * every vector below {@link EXACT_BELOW} entries (and for exact or label-restricted searches), an
- * HNSW graph (usearch) above it, kept in `<path>.hnsw` and brought up to date from the store when
+ * HNSW graph (hnswlib-node) above it, kept in `<path>.hnsw` and brought up to date from the store when
  * it is opened (new rows added, removed ones, recorded as tombstones, removed), or rebuilt when
  * that file is missing or corrupt. One process writes a gallery at a time.
  */
@@ -151,11 +150,7 @@ export class SqliteGallery implements Gallery {
   }
 
   async add(items: readonly NewGalleryItem[]): Promise<string[]> {
-    require(Array.isArray(items) && items.length > 0, 'add needs at least one item');
-    items.forEach((item, i) => checkNewItem(item, this.dims, i));
-    const ids = items.map((item) => item.id ?? randomUUID());
-    const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
-    require(duplicate === undefined, `id ${duplicate} appears twice in one add`);
+    const ids = idsForAdd(items, this.dims);
     const metadata = items.map((item, i) => {
       const text = item.metadata === undefined ? null : JSON.stringify(item.metadata);
       require(text === null || Buffer.byteLength(text) <= METADATA_BYTES, `item ${i}: metadata is larger than ${METADATA_BYTES} bytes of JSON`);
