@@ -51,7 +51,10 @@ const galleryPath = join(work, 'gallery.db');
 const gallery = await openGallery(galleryPath, { fingerprint: loaded.fingerprint, dims });
 const random = new SeededRandom(5);
 const centres = Array.from({ length: Math.max(1, vectors / 50) }, () => Float32Array.from({ length: dims }, () => random.float() * 2 - 1));
-const unit = (v: Float32Array): Float32Array => v.map((x) => x / Math.hypot(...v));
+const unit = (v: Float32Array): Float32Array => {
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+};
 const probe = (): number[] => Array.from(unit(Float32Array.from(centres[random.int(centres.length)]!, (c) => c + 0.35 * (random.float() * 2 - 1))));
 let started = performance.now();
 for (let start = 0; start < vectors; start += 20_000) {

@@ -4,7 +4,7 @@
  * so a model gives the same embeddings in both.
  *
  * Bundled by `npm run build` into `build/browser/tripletjs.js` (ES module, TensorFlow.js
- * included). Nothing here may import a Node-only module (fs, path, pngjs…): the bundler would fail.
+ * included). Nothing here may import a Node-only module (fs, path, sharp…): the bundler would fail.
  *
  * ```js
  * import { initWasmBackend, loadModelFromUrl, embedPixels } from './tripletjs.js';

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { encode as encodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { TripletjsInputError } from '../src/common/errors.js';
-import { loadDataset, loadFolder } from '../src/data/index.js';
+import sharp from 'sharp';
+import { decodeImage, loadDataset, loadFolder } from '../src/data/index.js';
 
 type Rgb = readonly [number, number, number];
 
@@ -96,7 +97,8 @@ test('folder: classes in sorted order, files sorted, PNG/JPEG/PGM decoded, grey 
   assert.deepEqual(image(1), Uint8Array.from({ length: 48 }, (_, i) => gradient(Math.floor(i / 8), i % 8)), 'cat/2.png');
   assert.ok(image(3).every((v) => Math.abs(v - 128) <= 2), `dog/x.jpg: ${image(3).join(',')}`);
   assert.deepEqual(image(5), Uint8Array.from({ length: 48 }, (_, i) => gradient(Math.floor(i / 8), i % 8)), 'owl/a.pgm');
-  assert.deepEqual(dataset.warnings, [`skipped 1 files that are not PNG, JPEG or PGM images, e.g. ${join(root, 'dog', 'notes.txt')}`]);
+  assert.equal(dataset.warnings!.length, 1);
+  assert.match(dataset.warnings![0]!, /^skipped 1 files without an image extension \(\.png .*\), e\.g\. .*dog\/notes\.txt$/);
 });
 
 test('folder: colour images give 3 channels by default; channels: 1 converts by luma, 3 repeats grey', async () => {
@@ -117,24 +119,104 @@ test('folder: colour images give 3 channels by default; channels: 1 converts by 
   assert.equal(mono.images[0], 77);
 });
 
-test('folder: a target size resizes every image (bilinear), mixed sizes included', async () => {
+test('folder: a target size brings every image to it, mixed sizes and formats included', async () => {
   const root = folder({
     'a/big.png': png(20, 30, () => grey(120)),
     'a/small.pgm': pgm(5, 5, () => 60),
     'b/wide.jpg': jpeg(16, 48, () => grey(200)),
-    'b/edge.png': png(4, 4, (_, x) => grey(x < 2 ? 0 : 255)),
+    'b/tall.png': png(40, 10, () => grey(10)),
   });
   const dataset = await loadFolder(root, { height: 8, width: 8 });
   assert.deepEqual(dataset.shape, { height: 8, width: 8, channels: 1 });
   assert.equal(dataset.images.length, 4 * 64);
+  assert.deepEqual(dataset.fitting, { fit: 'cover', background: '#ffffff' }, 'the default fit, kept with the dataset');
+  assert.deepEqual(dataset.options, { height: 8, width: 8, channels: 1, fit: 'cover', background: '#ffffff', split: 'unseen-classes', seed: 0, flipInvariant: false });
   const image = (i: number) => dataset.images.subarray(i * 64, (i + 1) * 64);
-  assert.ok(image(0).every((v) => v === 120), 'uniform image stays uniform');
-  assert.ok(image(1).every((v) => v === 60));
-  assert.ok(image(3).every((v) => Math.abs(v - 200) <= 2));
-  // b/edge.png: 4 → 8 columns with half-pixel centres: 0, 0, 0, 64, 191, 255, 255, 255 on every row.
-  const edge = image(2);
-  assert.deepEqual(Array.from(edge.subarray(0, 8)), [0, 0, 0, 64, 191, 255, 255, 255]);
-  assert.deepEqual(edge.subarray(56, 64), edge.subarray(0, 8));
+  // A uniform image stays uniform whatever the scale (the filter's weights sum to one).
+  for (const [i, value] of [[0, 120], [1, 60], [2, 10], [3, 200]] as const) {
+    assert.ok(image(i).every((v) => Math.abs(v - value) <= 2), `${dataset.paths![i]}: ${image(i).join(',')}`);
+  }
+});
+
+test('images: cover crops the centre, contain letterboxes on the background, fill stretches', async () => {
+  // 10 rows × 40 columns: red in the first 10 columns, blue elsewhere.
+  const wide = png(10, 40, (_, x) => (x < 10 ? [255, 0, 0] : [0, 0, 255]));
+  const as = (fit: 'cover' | 'contain' | 'fill', background = '#ffffff') => decodeImage(wide, 'wide.png', { height: 10, width: 10, fit, background });
+  const pixel = (image: { pixels: Uint8Array; width: number }, y: number, x: number) => Array.from(image.pixels.subarray(3 * (y * image.width + x), 3 * (y * image.width + x) + 3));
+  const cover = await as('cover');
+  assert.deepEqual([cover.height, cover.width, cover.channels], [10, 10, 3]);
+  // Height already fits; the centre 10 columns (15–24) are all blue.
+  for (let y = 0; y < 10; y++) for (let x = 0; x < 10; x++) assert.deepEqual(pixel(cover, y, x), [0, 0, 255], `cover (${y}, ${x})`);
+  // Scaled to 10 × 2.5: the image's rows sit in the middle, the bars above and below are the background.
+  const contain = await as('contain', '#00ff00');
+  assert.deepEqual(pixel(contain, 0, 5), [0, 255, 0]);
+  assert.deepEqual(pixel(contain, 9, 5), [0, 255, 0]);
+  const middle = pixel(contain, 5, 9);
+  assert.ok(middle[2]! > 200 && middle[0]! < 40, `contain keeps blue at the right of the middle row: ${middle}`);
+  assert.ok(pixel(contain, 5, 0)[0]! > 200, `contain keeps red at the left: ${pixel(contain, 5, 0)}`);
+  // Stretched: the red quarter becomes columns 0–2.
+  const fill = await as('fill');
+  assert.ok(pixel(fill, 5, 0)[0]! > 200 && pixel(fill, 5, 0)[2]! < 40, `fill: ${pixel(fill, 5, 0)}`);
+  assert.deepEqual(pixel(fill, 5, 9), [0, 0, 255]);
+});
+
+test('images: downscaling filters, so that a one-pixel checkerboard shrinks to mid grey rather than to stripes', async () => {
+  const board = png(200, 200, (y, x) => grey((x + y) % 2 ? 255 : 0));
+  for (const [height, width] of [[20, 20], [23, 17]] as const) {
+    const small = await decodeImage(board, 'board.png', { height, width, fit: 'fill', background: '#ffffff' });
+    assert.equal(small.channels, 1);
+    assert.ok(small.pixels.every((v) => Math.abs(v - 128) <= 8), `${height}×${width}: ${Math.min(...small.pixels)}–${Math.max(...small.pixels)}`);
+  }
+});
+
+test('images: the EXIF orientation is applied', async () => {
+  // Stored 30 high × 40 wide, red on the left, blue on the right; orientation 6 shows it turned a quarter clockwise.
+  const stored = new Uint8Array(30 * 40 * 3);
+  for (let i = 0; i < 30 * 40; i++) stored.set(i % 40 < 20 ? [255, 0, 0] : [0, 0, 255], 3 * i);
+  const bytes = await sharp(stored, { raw: { width: 40, height: 30, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+  const shown = await decodeImage(bytes, 'turned.jpg');
+  assert.deepEqual([shown.height, shown.width], [40, 30]);
+  const at = (y: number, x: number) => Array.from(shown.pixels.subarray(3 * (y * 30 + x), 3 * (y * 30 + x) + 3));
+  assert.ok(at(2, 15)[0]! > 200 && at(2, 15)[2]! < 60, `the left half is now on top: ${at(2, 15)}`);
+  assert.ok(at(37, 15)[2]! > 200 && at(37, 15)[0]! < 60, `the right half is now at the bottom: ${at(37, 15)}`);
+});
+
+test('images: transparency is flattened on the background the options name', async () => {
+  const image = new PNG({ width: 2, height: 1 });
+  image.data.set([0, 0, 0, 0, 255, 0, 0, 128]); // transparent black, half-transparent red
+  const bytes = PNG.sync.write(image);
+  const onWhite = await decodeImage(bytes, 'alpha.png');
+  assert.equal(onWhite.channels, 3);
+  assert.deepEqual(Array.from(onWhite.pixels.subarray(0, 4)), [255, 255, 255, 255], 'transparent on white, then the red channel');
+  assert.ok(Math.abs(onWhite.pixels[4]! - 127) <= 1 && Math.abs(onWhite.pixels[5]! - 127) <= 1, `half red on white: ${Array.from(onWhite.pixels)}`);
+  const root = folder({ 'a/1.png': bytes, 'a/2.png': bytes, 'b/1.png': bytes });
+  const dataset = await loadFolder(root, { background: '#000000', channels: 3 });
+  assert.deepEqual(Array.from(dataset.images.subarray(0, 3)), [0, 0, 0]);
+  assert.ok(Math.abs(dataset.images[3]! - 128) <= 1 && dataset.images[4] === 0, `half red on black: ${Array.from(dataset.images.subarray(0, 6))}`);
+  await assertInputError(() => loadFolder(root, { background: 'white' }), /background must be a colour #rrggbb, got 'white'/);
+  await assertInputError(() => loadFolder(root, { fit: 'crop' as 'cover' }), /fit must be one of cover, contain, fill, got 'crop'/);
+});
+
+test('images: WebP, TIFF, GIF and AVIF decode to the pixels they hold', async () => {
+  const pattern = new Uint8Array(16 * 24 * 3);
+  for (let i = 0; i < 16 * 24; i++) pattern.set(i % 24 < 12 ? [250, 20, 20] : [20, 20, 250], 3 * i);
+  const raw = () => sharp(pattern, { raw: { width: 24, height: 16, channels: 3 } });
+  const encoded = {
+    'lossless.webp': [await raw().webp({ lossless: true }).toBuffer(), 0],
+    'lzw.tiff': [await raw().tiff({ compression: 'lzw' }).toBuffer(), 0],
+    'image.gif': [await raw().gif().toBuffer(), 8],
+    'image.avif': [await raw().avif({ quality: 90 }).toBuffer(), 40],
+  } as const;
+  for (const [name, [bytes, tolerance]] of Object.entries(encoded)) {
+    const image = await decodeImage(bytes, name);
+    assert.deepEqual([image.height, image.width, image.channels], [16, 24, 3], name);
+    // Away from the edge between the halves, where lossy codecs blur.
+    for (const [y, x] of [[8, 2], [8, 21], [1, 5], [14, 18]] as const) {
+      const got = image.pixels.subarray(3 * (y * 24 + x), 3 * (y * 24 + x) + 3);
+      const want = pattern.subarray(3 * (y * 24 + x), 3 * (y * 24 + x) + 3);
+      assert.ok(got.every((v, c) => Math.abs(v - want[c]!) <= tolerance), `${name} (${y}, ${x}): ${Array.from(got)} against ${Array.from(want)}`);
+    }
+  }
 });
 
 test('folder: mixed sizes without a target size are an error naming two files', async () => {
@@ -148,7 +230,7 @@ test('folder: each broken layout is one clear error', async () => {
   await assertInputError(() => loadFolder(join(root, 'file.txt')), /file\.txt is not a directory/);
   await assertInputError(() => loadFolder(root), /has no class sub-folders/);
   const emptyClass = folder({ 'a/1.png': png(2, 2, () => grey(1)), 'a/2.png': png(2, 2, () => grey(1)), 'b/readme.md': Buffer.from('') });
-  await assertInputError(() => loadFolder(emptyClass), /class folder .*\/b has no PNG, JPEG or PGM images/);
+  await assertInputError(() => loadFolder(emptyClass), /class folder .*\/b has no images \(\.png /);
   await assertInputError(() => loadFolder(emptyClass, { height: 4 }), /both height and width/);
   await assertInputError(() => loadFolder(emptyClass, { channels: 2 as 1 }), /channels must be 1 or 3/);
   await assertInputError(() => loadFolder(emptyClass, { size: 3 } as object), /unknown folder dataset option 'size'/);
@@ -166,7 +248,30 @@ test('folder: a truncated or corrupt image is an error naming the file', async (
     await assertInputError(() => loadFolder(root), new RegExp(`b/broken\\.${extension}`), /truncated/);
   }
   const renamed = folder({ ...good, 'b/text.png': Buffer.from('hello, not a picture') });
-  await assertInputError(() => loadFolder(renamed), /b\/text\.png: not a PNG, JPEG or PGM image/);
+  await assertInputError(() => loadFolder(renamed), /b\/text\.png: not an image tripletjs reads \(JPEG, PNG, WebP, TIFF, AVIF, GIF or PGM\)/);
+});
+
+test('folder: skipUnreadable leaves broken images out with a warning naming them, and refuses a class left empty', async () => {
+  const jpg = jpeg(6, 8, (y, x) => [gradient(y, x), 0, 50]);
+  const root = folder({
+    'a/1.pgm': pgm(6, 8, gradient),
+    'a/2.jpg': jpg.subarray(0, jpg.length >> 1),
+    'a/3.pgm': pgm(6, 8, () => 9),
+    'b/1.png': Buffer.from('not a picture'),
+    'b/2.pgm': pgm(6, 8, () => 7),
+    'b/3.pgm': pgm(6, 8, () => 5),
+  });
+  await assertInputError(() => loadFolder(root), /a\/2\.jpg: cannot decode this image, it is truncated or corrupt/);
+  const dataset = await loadFolder(root, { skipUnreadable: true });
+  assert.equal(dataset.size, 4);
+  assert.deepEqual(dataset.paths, ['a/1.pgm', 'a/3.pgm', 'b/2.pgm', 'b/3.pgm'].map((p) => join(root, p)));
+  assert.deepEqual(Array.from(dataset.labels), [0, 0, 1, 1]);
+  assert.equal(dataset.images[2 * 48], 7, 'pixels follow the images kept');
+  assert.equal(dataset.warnings!.length, 1);
+  assert.match(dataset.warnings![0]!, /^skipped 2 images that cannot be read \(skipUnreadable\): .*a\/2\.jpg: .*truncated.*; .*b\/1\.png: not an image/);
+  assert.equal((dataset.options as { skipUnreadable?: boolean }).skipUnreadable, true, 'reloading it the same way skips them again');
+  const emptied = folder({ 'a/1.pgm': pgm(2, 2, () => 1), 'a/2.pgm': pgm(2, 2, () => 2), 'b/1.jpg': jpg.subarray(0, 40) });
+  await assertInputError(() => loadFolder(emptied, { skipUnreadable: true }), /no image of class 'b' could be read \(1 unreadable images skipped\)/);
 });
 
 test('folder: a class with a single image loads and is reported in warnings', async () => {

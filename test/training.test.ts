@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { tf } from '../src/tf.js';
 import { loadDataset } from '../src/data/index.js';
 import { toInputs } from '../src/data/augment.js';
-import { createModel, embed, loadModel, saveModel } from '../src/models/index.js';
+import { createModel, embed, loadModel, modelInputFormat, saveModel } from '../src/models/index.js';
 import { evaluateModel, train, type TrainingEvent } from '../src/training/index.js';
 import { decodeNpy } from '../src/gallery/npy.js';
 import { TripletjsInputError } from '../src/common/errors.js';
@@ -45,6 +45,11 @@ describe('models', () => {
     assert.deepEqual(shapeBeforeEmbedding('flatten'), [null, 4 * 3 * 8]);
     assert.throws(() => createModel({ kind: 'cnn', pooling: 'max' as never }, { inputShape: [16, 12, 1] }, 1), /unknown CNN pooling/);
     assert.throws(() => createModel({ kind: 'rnn' } as never, { inputShape: [16, 12, 1] }, 1), /unknown model kind/);
+  });
+
+  it('image files are brought to a model\'s input as its metadata says; models saved before the fit was recorded stretched', () => {
+    assert.deepEqual(modelInputFormat({ inputShape: [6, 4, 1] }), { height: 6, width: 4, channels: 1, fit: 'fill', background: '#ffffff' });
+    assert.deepEqual(modelInputFormat({ inputShape: [6, 4, 3], fitting: { fit: 'contain', background: '#000000' } }), { height: 6, width: 4, channels: 3, fit: 'contain', background: '#000000' });
   });
 
   it('save → load gives the same embeddings; corrupt or foreign files give clear errors', async () => {
@@ -325,7 +330,7 @@ describe('command line', () => {
       [['train', '--model', 'mlp+rnn', '--out', join(tmpdir(), 'x')], /unknown model 'rnn'/],
       [['train', '--rotate', '90', '--epochs', '1', '--out', join(tmpdir(), 'x')], /maxRotation must be <= 45/],
       [['train', '--p', 'ten', '--out', join(tmpdir(), 'x')], /--p must be an integer/],
-      [['train', '--split', 'held-out', '--out', join(tmpdir(), 'x')], /--split, --image-size and --channels apply to folder:<path> datasets, not to orl-faces/],
+      [['train', '--split', 'held-out', '--out', join(tmpdir(), 'x')], /--split, --image-size, --channels, --fit, --background and --skip-unreadable apply to folder:<path> datasets, not to orl-faces/],
       [['train', '--channels', '2', '--out', join(tmpdir(), 'x')], /--channels must be 1 \(grey\) or 3 \(RGB\)/],
       [['train', '--resume', '--overwrite', '--out', join(tmpdir(), 'x')], /--resume and --overwrite exclude each other/],
       [['embed', '--model', join(tmpdir(), 'x'), '--input', 'orl-faces', '--out', 'faces.csv'], /--out must end in \.npy/],
@@ -358,15 +363,15 @@ describe('command line', () => {
     await rm(out, { recursive: true });
   });
 
-  it('folders of photos of mixed sizes train, embed, eval and search with the size saved with the model', async () => {
+  it('folders of photos of mixed sizes and shapes train, embed, eval and search with the size and fit saved with the model', async () => {
     const root = await temporaryDirectory();
-    // 8 classes of 3 PGM photos, half of them twice the size of the others.
+    // 8 classes of 3 PGM photos: square ones, and wide ones three times as large.
     for (let c = 0; c < 8; c++) {
       await mkdir(join(root, 'photos', `c${c}`), { recursive: true });
       for (let i = 0; i < 3; i++) {
-        const side = i % 2 === 0 ? 8 : 16;
-        const pixels = Buffer.from(Array.from({ length: side * side }, (_, j) => (37 * c + 11 * i + j) % 256));
-        await writeFile(join(root, 'photos', `c${c}`, `${i}.pgm`), Buffer.concat([Buffer.from(`P5 ${side} ${side} 255\n`), pixels]));
+        const [height, width] = i % 2 === 0 ? [8, 8] : [16, 24];
+        const pixels = Buffer.from(Array.from({ length: height * width }, (_, j) => (37 * c + 11 * i + j) % 256));
+        await writeFile(join(root, 'photos', `c${c}`, `${i}.pgm`), Buffer.concat([Buffer.from(`P5 ${width} ${height} 255\n`), pixels]));
       }
     }
     await writeFile(join(root, 'photos', 'c0', 'notes.txt'), 'not an image');
@@ -375,9 +380,14 @@ describe('command line', () => {
     const mixed = run('train', '--dataset', dataset, '--model', 'mlp:16', '--dim', '8', '--epochs', '1', '--out', out);
     assert.equal(mixed.status, 1);
     assert.match(mixed.stderr, /images have different sizes.*pass \{ height, width \}/);
-    const trained = run('train', '--dataset', dataset, '--image-size', '8x8', '--model', 'mlp:16', '--dim', '8', '--epochs', '1', '--out', out);
+    const badFit = run('train', '--dataset', dataset, '--image-size', '8x8', '--fit', 'crop', '--out', out);
+    assert.equal(badFit.status, 1);
+    assert.match(badFit.stderr, /--fit must be one of cover, contain, fill/);
+    const trained = run('train', '--dataset', dataset, '--image-size', '8x8', '--fit', 'contain', '--background', '#808080', '--model', 'mlp:16', '--dim', '8', '--epochs', '1', '--out', out);
     assert.equal(trained.status, 0, trained.stderr);
-    assert.match(trained.stderr, /warning: .*skipped 1 files that are not PNG, JPEG or PGM images/);
+    assert.match(trained.stderr, /warning: .*skipped 1 files without an image extension/);
+    const saved = JSON.parse(await readFile(join(out, 'model', 'tripletjs.json'), 'utf8')) as { preprocessing: { fitting: unknown } };
+    assert.deepEqual(saved.preprocessing.fitting, { fit: 'contain', background: '#808080' });
     assert.match(trained.stderr, /P × K = 4 × 4/, 'P defaults to the 4 training classes');
     assert.match(trained.stderr, /warning: the test split has only 2 classes/);
     // The same folder needs no flags afterwards: the model's size and split come with it.
@@ -390,7 +400,7 @@ describe('command line', () => {
     const search = run('search', '--model', join(out, 'model'), '--gallery', npy, '--query', join(root, 'photos', 'c5', '1.pgm'), '-k', '1', '--json');
     assert.equal(search.status, 0, search.stderr);
     const [hit] = JSON.parse(search.stdout) as Array<{ label: string; distance: number }>;
-    assert.deepEqual([hit!.label, hit!.distance < 1e-3], ['c5', true], 'a 16 × 16 query is resized as the gallery was');
+    assert.deepEqual([hit!.label, hit!.distance < 1e-3], ['c5', true], 'a wide 16 × 24 query is letterboxed as the gallery was');
     // One image, or a flat folder of images: unlabelled rows.
     for (const input of [join(root, 'photos', 'c3', '0.pgm'), join(root, 'photos', 'c3')]) {
       const single = run('embed', '--model', join(out, 'model'), '--input', input, '--out', join(root, 'one.npy'));

@@ -26,6 +26,11 @@ export const size = (value: string): [number, number] => {
   return [Number(match[1]), Number(match[2])];
 };
 
+export const colour = (value: string): string => {
+  if (!/^#[0-9a-fA-F]{6}$/.test(value)) throw new InvalidArgumentError('--background must be a colour #rrggbb, e.g. #ffffff');
+  return value;
+};
+
 /** Prints JSON with --json, a human text otherwise. */
 export function output(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text + '\n');

@@ -8,10 +8,11 @@ import { checkDatasetName, loadDataset, DATASET_NAMES } from '../data/registry.j
 import { listImageFiles } from '../data/read-image.js';
 import type { Dataset } from '../data/dataset.js';
 import type { FolderOptions, FolderSplit } from '../data/folder.js';
+import { IMAGE_EXTENSIONS, type ImageFit } from '../data/image-format.js';
 import { checkAugmentOptions } from '../data/augment.js';
 import { embedFiles } from '../models/embed-files.js';
 import { checkModelDirectory, loadModel } from '../models/model-files.js';
-import type { CnnConfig, MlpConfig, ModelConfig } from '../models/model-config.js';
+import { modelInputFormat, type CnnConfig, type MlpConfig, type ModelConfig } from '../models/model-config.js';
 import type { ModelMetadata } from '../models/model-format.js';
 import { checkEmbeddingsModel, loadEmbeddingsFile, saveEmbeddingsFile, searchEmbeddingsFile } from '../gallery/embeddings-file.js';
 import { openGallery } from '../gallery/open-gallery.js';
@@ -26,7 +27,7 @@ import { studyProgress } from './study-progress.js';
 import { VERSION } from '../version.js';
 import { metricsTable } from './format.js';
 import { progressReporter } from './progress.js';
-import { channelCount, integer, number, oneOf, output, size, start } from './common.js';
+import { channelCount, colour, integer, number, oneOf, output, size, start } from './common.js';
 import { addServingCommands } from './serving.js';
 
 /**
@@ -65,6 +66,9 @@ interface FolderFlags {
   split?: FolderSplit;
   imageSize?: [number, number];
   channels?: 1 | 3;
+  fit?: ImageFit;
+  background?: string;
+  skipUnreadable?: boolean;
 }
 
 interface TrainFlags extends FolderFlags {
@@ -103,9 +107,9 @@ interface TrainFlags extends FolderFlags {
  * or channel count not given comes from `fallback` (a model's saved preprocessing).
  */
 function folderOptions(name: string, flags: FolderFlags, fallback: FolderOptions = {}): FolderOptions {
-  const given = flags.split !== undefined || flags.imageSize !== undefined || flags.channels !== undefined;
+  const given = [flags.split, flags.imageSize, flags.channels, flags.fit, flags.background, flags.skipUnreadable].some((flag) => flag !== undefined);
   if (!name.startsWith('folder:')) {
-    if (given) throw new TripletjsInputError(`--split, --image-size and --channels apply to folder:<path> datasets, not to ${name}`);
+    if (given) throw new TripletjsInputError(`--split, --image-size, --channels, --fit, --background and --skip-unreadable apply to folder:<path> datasets, not to ${name}`);
     return {};
   }
   return {
@@ -113,6 +117,9 @@ function folderOptions(name: string, flags: FolderFlags, fallback: FolderOptions
     ...(flags.split ? { split: flags.split } : {}),
     ...(flags.imageSize ? { height: flags.imageSize[0], width: flags.imageSize[1] } : {}),
     ...(flags.channels ? { channels: flags.channels } : {}),
+    ...(flags.fit ? { fit: flags.fit } : {}),
+    ...(flags.background ? { background: flags.background } : {}),
+    ...(flags.skipUnreadable ? { skipUnreadable: true } : {}),
   };
 }
 
@@ -199,6 +206,9 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--split <kind>', 'folder datasets: unseen-classes (test on the last quarter of the classes) or held-out (test on 20% of each class)', oneOf<FolderSplit>('--split', ['unseen-classes', 'held-out']))
     .option('--image-size <HxW>', 'folder datasets: resize every image to this size when loading (needed for photos of mixed sizes)', size)
     .option('--channels <n>', 'folder datasets: 1 (grey) or 3 (RGB); default: grey if every image is', channelCount)
+    .option('--fit <kind>', 'folder datasets, photos of another shape than --image-size: cover (crop the centre, default), contain (letterbox) or fill (stretch)', oneOf<ImageFit>('--fit', ['cover', 'contain', 'fill']))
+    .option('--background <#rrggbb>', 'folder datasets: the colour under transparent pixels and letterbox bars (default #ffffff)', colour)
+    .option('--skip-unreadable', 'folder datasets: skip truncated, corrupt or foreign images with a warning instead of stopping')
     .option('--model <spec>', 'mlp, mlp:512,256, cnn, cnn:32,64,128, or an ensemble: mlp:512@28x23+cnn:32,64,128@56x46', (defaults.model as string) ?? 'mlp:512')
     .option('--dim <n>', 'embedding dimension', integer('--dim'), 64)
     .option('--pooling <kind>', 'CNN: average (global average pooling) or flatten', oneOf<'average' | 'flatten'>('--pooling', ['average', 'flatten']), (defaults.pooling as string) ?? 'average')
@@ -226,10 +236,10 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--json', 'print the result as JSON');
 }
 
-/** Folder load options that give a model's input size and channels. */
+/** Folder load options that bring images to a model's input as it was trained (size, channels, fit). */
 function modelInputOptions(metadata: ModelMetadata): FolderOptions {
-  const [height, width, channels] = metadata.preprocessing.inputShape;
-  return { height, width, channels: channels as 1 | 3 };
+  const { height, width, channels, fit, background } = modelInputFormat(metadata.preprocessing);
+  return { height, width, channels, fit, background };
 }
 
 /** Images to embed, with their labels and sources, and how to embed them with a model. */
@@ -260,7 +270,7 @@ async function imagesOf(input: string, metadata: ModelMetadata): Promise<ImagesT
     };
   }
   const files = info.isDirectory() ? await listImageFiles(input) : [input];
-  if (files.length === 0) throw new TripletjsInputError(`${input} holds no PNG, JPEG or PGM image (for a folder of class sub-folders, write folder:${input})`);
+  if (files.length === 0) throw new TripletjsInputError(`${input} holds no image files (${IMAGE_EXTENSIONS.join(' ')}; for a folder of class sub-folders, write folder:${input})`);
   return { labels: new Int32Array(files.length).fill(-1), sources: files, classNames: [], embed: (model) => embedFiles(model, metadata, files) };
 }
 
@@ -309,7 +319,7 @@ export function buildProgram(): Command {
       const name = flags.dataset ?? saved?.name;
       if (name === undefined) throw new TripletjsInputError(`${flags.model} does not say which dataset it was trained on: give --dataset`);
       const own = name === saved?.name;
-      const dataset = await loadAndReport(name, folderOptions(name, flags, own ? saved.options : modelInputOptions(metadata)));
+      const dataset = await loadAndReport(name, folderOptions(name, flags, own ? { ...modelInputOptions(metadata), ...saved.options } : modelInputOptions(metadata)));
       checkInputShape(model, dataset);
       const split = dataset.split(flags.fold ?? (own ? saved.fold : undefined));
       const warning = checkTestIsUnseen(metadata, dataset, split);
@@ -349,7 +359,7 @@ export function buildProgram(): Command {
     .description('list the gallery entries nearest to a query image')
     .requiredOption('--model <dir>', 'model directory')
     .requiredOption('--gallery <path>', 'a gallery (SQLite file, lance:<folder>, s3://…) or embeddings from triplet embed (FILE.npy), made by the same model')
-    .requiredOption('--query <image>', 'PNG, JPEG or PGM image')
+    .requiredOption('--query <image>', 'an image file (JPEG, PNG, WebP, TIFF, AVIF, GIF or PGM)')
     .option('-k <n>', 'neighbours to list', integer('-k'), 5)
     .option('--json', 'print JSON')
     .action(async (flags: { model: string; gallery: string; query: string; k: number; json?: boolean }) => {

@@ -4,6 +4,7 @@ import { TripletjsInputError } from '../common/errors.js';
 import { checkDatasetName, loadDataset } from '../data/registry.js';
 import { readImage } from '../data/read-image.js';
 import { embedFiles } from '../models/embed-files.js';
+import { modelInputFormat } from '../models/model-config.js';
 import { checkModelDirectory, loadModel } from '../models/model-files.js';
 import type { LoadedModel } from '../models/model-format.js';
 import { enrollDataset, enrollImages } from '../gallery/enroll.js';
@@ -38,7 +39,7 @@ export function addServingCommands(program: Command): void {
     .command('verify')
     .description("are two images of the same identity? The distance of their embeddings against the model's threshold (chosen on validation pairs)")
     .requiredOption('--model <dir>', 'model directory')
-    .argument('<a>', 'first image (PNG, JPEG or PGM)')
+    .argument('<a>', 'first image (JPEG, PNG, WebP, TIFF, AVIF, GIF or PGM)')
     .argument('<b>', 'second image')
     .option('--json', 'print JSON')
     .action(async (a: string, b: string, flags: { model: string; json?: boolean }) => {
@@ -103,8 +104,9 @@ export function addServingCommands(program: Command): void {
     .argument('<images...>', 'image files')
     .action(async (files: string[], flags: { gallery: string; model: string; label: string }) => {
       const loaded = await startWith(flags.model);
+      const { background } = modelInputFormat(loaded.metadata.preprocessing);
       const images = [];
-      for (const file of files) images.push({ image: await readImage(file), label: flags.label, metadata: { source: file } });
+      for (const file of files) images.push({ image: await readImage(file, undefined, background), label: flags.label, metadata: { source: file } });
       const gallery = await openGallery(flags.gallery, identityOf(loaded, flags.model));
       try {
         const ids = await enrollImages(gallery, loaded.model, loaded.metadata, images);

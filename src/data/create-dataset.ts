@@ -1,5 +1,6 @@
 import { require, requireNumber } from '../common/errors.js';
 import type { Dataset, DatasetSplit, ImageShape } from './dataset.js';
+import type { ImageFitting } from './image-format.js';
 
 /** What a loader knows about its dataset; {@link createDataset} checks it and adds `split`. */
 export interface DatasetParts {
@@ -13,6 +14,8 @@ export interface DatasetParts {
   warnings?: readonly string[];
   /** The load options that reproduce it (see `Dataset.options`). */
   options?: Readonly<Record<string, unknown>>;
+  /** How files were brought to `shape` (see `Dataset.fitting`). */
+  fitting?: ImageFitting;
   /** Number of folds (default 1). */
   folds?: number;
   /** The fold `split()` returns without an argument (default 0). */
@@ -26,7 +29,7 @@ export interface DatasetParts {
  * image, labels naming classes), so that a loader bug fails here rather than in training.
  */
 export function createDataset(parts: DatasetParts): Dataset {
-  const { name, shape, classNames, labels, images, paths, flipInvariant, warnings, options, makeSplit } = parts;
+  const { name, shape, classNames, labels, images, paths, flipInvariant, warnings, options, fitting, makeSplit } = parts;
   const folds = parts.folds ?? 1;
   const defaultFold = parts.defaultFold ?? 0;
   const size = labels.length;
@@ -52,6 +55,7 @@ export function createDataset(parts: DatasetParts): Dataset {
     paths,
     warnings,
     ...(options ? { options } : {}),
+    ...(fitting ? { fitting } : {}),
     split(fold = defaultFold) {
       requireNumber(`${name} split fold`, fold, { integer: true, min: 0, max: folds - 1 });
       return makeSplit(fold);

@@ -1,3 +1,5 @@
+import type { ImageFitting } from './image-format.js';
+
 /** Height, width and channels of every image of a dataset. */
 export interface ImageShape {
   readonly height: number;
@@ -65,6 +67,11 @@ export interface Dataset {
   readonly folds?: number;
   /** The options it was loaded with, beyond its name (folder datasets: size, channels, split, seed), so that it can be loaded the same way again. */
   readonly options?: Readonly<Record<string, unknown>>;
+  /**
+   * How image files of other sizes were brought to `shape`, saved with a model so that files it
+   * embeds later are brought to its input the same way; absent when the images come at their size.
+   */
+  readonly fitting?: ImageFitting;
   /** Things worth telling the user that did not stop loading (e.g. a class with a single image). */
   readonly warnings?: readonly string[];
   /** The default split, or a numbered fold where the dataset defines several. */

@@ -2,12 +2,11 @@ import { statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { require, requireNumber, TripletjsInputError } from '../common/errors.js';
-import { tf } from '../tf.js';
 import { compareCodePoints } from './code-point-order.js';
 import { createDataset } from './create-dataset.js';
 import type { Dataset, DatasetSplit } from './dataset.js';
-import { decodeImage, IMAGE_EXTENSIONS, withChannels, type DecodedImage } from './image-file.js';
-import { resizeImage } from './resize.js';
+import { decodeImage, withChannels, type DecodedImage } from './image-file.js';
+import { checkFitting, IMAGE_EXTENSIONS, type ImageFit } from './image-format.js';
 import { heldOutPerClassSplit, unseenClassesSplit } from './splits.js';
 
 /**
@@ -25,16 +24,22 @@ export type FolderSplit = 'unseen-classes' | 'held-out';
 
 /** Options of {@link loadFolder}. */
 export interface FolderOptions {
-  /** Target height; with `width`, every image is resized (bilinear) to it. Default: the first image's. */
+  /** Target height; with `width`, every image is brought to it (see `fit`). Default: the first image's. */
   height?: number;
   /** Target width; give both or neither. */
   width?: number;
   /** 1 = grey (RGB converted by luma), 3 = RGB (grey repeated). Default: 1 if every image is grey, else 3. */
   channels?: 1 | 3;
+  /** How an image of another shape is brought to the target size (default `'cover'`: centre crop). */
+  fit?: ImageFit;
+  /** Colour `#rrggbb` under transparent pixels and letterbox bars (default white). */
+  background?: string;
   /** The split protocol (default `'unseen-classes'`). */
   split?: FolderSplit;
   /** Seed of the `'held-out'` split (default 0). */
   seed?: number;
+  /** Skip images that cannot be decoded (truncated, corrupt, foreign), with a warning, rather than fail (default false). */
+  skipUnreadable?: boolean;
   /**
    * Whether a mirrored image keeps its class, which lets augmentation flip (default false: right
    * for faces and objects, wrong for digits and text; the cautious choice only loses augmentation).
@@ -42,7 +47,9 @@ export interface FolderOptions {
   flipInvariant?: boolean;
 }
 
-const OPTION_NAMES: readonly (keyof FolderOptions)[] = ['height', 'width', 'channels', 'split', 'seed', 'flipInvariant'];
+const OPTION_NAMES: readonly (keyof FolderOptions)[] = ['height', 'width', 'channels', 'fit', 'background', 'split', 'seed', 'flipInvariant', 'skipUnreadable'];
+/** Images decoded at once (sharp decodes on libuv's thread pool). */
+const DECODING_AT_ONCE = 8;
 const UNSEEN_FRACTION = 0.25;
 const HELD_OUT_FRACTION = 0.2;
 const VALIDATION_FRACTION = 0.1;
@@ -50,8 +57,9 @@ const VALIDATION_CLASS_FRACTION = 0.2;
 
 /**
  * A dataset from a folder with one sub-folder per class (classes in code-point order of their
- * names), holding PNG, JPEG or PGM images (files in code-point order; hidden entries skipped, other
- * files skipped with a warning). Every problem is a one-line {@link TripletjsInputError}: a missing
+ * names), holding JPEG, PNG, WebP, TIFF, AVIF, GIF or PGM images (files in code-point order; hidden
+ * entries skipped, other files skipped with a warning), decoded by {@link decodeImage}: EXIF
+ * orientation applied, transparency flattened on `background`, brought to the target size by `fit`. Every problem is a one-line {@link TripletjsInputError}: a missing
  * path, not a directory, no class sub-folders, a class without images, an image that cannot be
  * decoded (naming the file), images of different sizes without a target size (naming two of them).
  * A class with a single image is allowed and reported in `warnings`.
@@ -68,6 +76,7 @@ export async function loadFolder(path: string, options: FolderOptions = {}, name
   requireNumber('seed', seed, { integer: true });
   require((options.height === undefined) === (options.width === undefined), 'give both height and width to resize, or neither');
   const target = options.height === undefined ? undefined : { height: checkSide('height', options.height), width: checkSide('width', options.width!) };
+  const fitting = checkFitting(options);
 
   checkFolderPath(path, name);
   const classNames: string[] = [];
@@ -82,58 +91,82 @@ export async function loadFolder(path: string, options: FolderOptions = {}, name
 
   const warnings: string[] = [];
   const paths: string[] = [];
-  const labels: number[] = [];
+  const labelsOfPaths: number[] = [];
   const ignored: string[] = [];
   for (const [label, className] of classNames.entries()) {
     const directory = join(path, className);
     const files = (await readdir(directory)).filter((f) => !f.startsWith('.')).sort(compareCodePoints);
     const images = files.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
     ignored.push(...files.filter((f) => !images.includes(f)).map((f) => join(directory, f)));
-    require(images.length > 0, `${name}: class folder ${directory} has no PNG, JPEG or PGM images`);
-    if (images.length === 1) warnings.push(`class '${className}' has a single image (${join(directory, images[0]!)}): it never has a positive`);
+    require(images.length > 0, `${name}: class folder ${directory} has no images (${IMAGE_EXTENSIONS.join(' ')})`);
     for (const file of images) {
       paths.push(join(directory, file));
-      labels.push(label);
+      labelsOfPaths.push(label);
     }
   }
-  if (ignored.length > 0) warnings.push(`skipped ${ignored.length} files that are not PNG, JPEG or PGM images, e.g. ${ignored[0]}`);
+  if (ignored.length > 0) warnings.push(`skipped ${ignored.length} files without an image extension (${IMAGE_EXTENSIONS.join(' ')}), e.g. ${ignored[0]}`);
 
-  // Decode one image at a time and bring it to the target size at once, so that memory stays
-  // about the size of the final dataset. Channels are settled at the end (grey unless any is RGB).
-  await tf.ready();
-  const decoded: DecodedImage[] = [];
-  let size = target;
-  for (const [i, file] of paths.entries()) {
+  // Images are brought to the target size as they are decoded, so that memory stays about the
+  // size of the final dataset. Channels are settled at the end (grey unless any is RGB).
+  const read = async (file: string): Promise<DecodedImage> => {
     const bytes = await readFile(file).catch((error: Error) => {
       throw new TripletjsInputError(`${name}: cannot read ${file} (${error.message})`);
     });
-    const image = decodeImage(bytes, file);
-    if (size === undefined) size = { height: image.height, width: image.width };
-    else if (target === undefined && (image.height !== size.height || image.width !== size.width)) {
-      throw new TripletjsInputError(
-        `${name}: images have different sizes: ${paths[0]} is ${size.height}×${size.width}, ${file} is ${image.height}×${image.width} (height×width); pass { height, width } to resize them all`,
-      );
+    return decodeImage(bytes, file, target ? { ...target, ...fitting } : undefined, fitting.background);
+  };
+  const decoded: Array<DecodedImage | undefined> = [];
+  const unreadable: string[] = [];
+  // Without a target size, the first image sets it and every other must match it.
+  let size: { height: number; width: number; from: string } | undefined = target ? { ...target, from: '' } : undefined;
+  for (let start = 0; start < paths.length; start += DECODING_AT_ONCE) {
+    const chunk = paths.slice(start, start + DECODING_AT_ONCE);
+    const results = await Promise.allSettled(chunk.map(read));
+    for (const [j, result] of results.entries()) {
+      if (result.status === 'rejected') {
+        if (!(options.skipUnreadable && result.reason instanceof TripletjsInputError)) throw result.reason;
+        unreadable.push((result.reason as Error).message);
+        continue;
+      }
+      const image = result.value;
+      size ??= { height: image.height, width: image.width, from: chunk[j]! };
+      if (image.height !== size.height || image.width !== size.width) {
+        throw new TripletjsInputError(
+          `${name}: images have different sizes: ${size.from} is ${size.height}×${size.width}, ${chunk[j]} is ${image.height}×${image.width} (height×width); pass { height, width } to resize them all`,
+        );
+      }
+      decoded[start + j] = image;
     }
-    decoded[i] = resizeImage(image, size.height, size.width);
+  }
+  if (unreadable.length > 0) {
+    warnings.push(`skipped ${unreadable.length} images that cannot be read (skipUnreadable): ${unreadable.slice(0, 3).join('; ')}${unreadable.length > 3 ? '; …' : ''}`);
+  }
+  const kept = paths.flatMap((_, i) => (decoded[i] ? [i] : []));
+  const labels = Int32Array.from(kept, (i) => labelsOfPaths[i]!);
+  const counts = new Int32Array(classNames.length);
+  for (const label of labels) counts[label]!++;
+  for (const [label, className] of classNames.entries()) {
+    require(counts[label]! > 0, `${name}: no image of class '${className}' could be read (${unreadable.length} unreadable images skipped)`);
+    if (counts[label] === 1) warnings.push(`class '${className}' has a single image (${paths[kept[labels.indexOf(label)]!]}): it never has a positive`);
   }
   const { height, width } = size!;
-  const outChannels = channels ?? (decoded.every((image) => image.channels === 1) ? 1 : 3);
+  const images = kept.map((i) => decoded[i]!);
+  const outChannels = channels ?? (images.every((image) => image.channels === 1) ? 1 : 3);
   const pixels = height * width * outChannels;
-  const images = new Uint8Array(paths.length * pixels);
-  decoded.forEach((image, i) => images.set(withChannels(image, outChannels).pixels, i * pixels));
+  const allPixels = new Uint8Array(images.length * pixels);
+  images.forEach((image, i) => allPixels.set(withChannels(image, outChannels).pixels, i * pixels));
 
-  const labelArray = Int32Array.from(labels);
   return createDataset({
     name,
     shape: { height, width, channels: outChannels },
     classNames,
-    labels: labelArray,
-    images,
-    paths,
+    labels,
+    images: allPixels,
+    paths: kept.map((i) => paths[i]!),
     flipInvariant,
     warnings,
-    options: { height, width, channels: outChannels, split, seed, flipInvariant },
-    makeSplit: () => folderSplit(split, labelArray, classNames, seed),
+    options: { height, width, channels: outChannels, ...fitting, split, seed, flipInvariant, ...(options.skipUnreadable ? { skipUnreadable: true } : {}) },
+    fitting,
+    makeSplit: () => folderSplit(split, labels, classNames, seed),
   });
 }
 

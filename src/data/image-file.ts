@@ -1,6 +1,6 @@
-import { decode as decodeJpeg } from 'jpeg-js';
-import { PNG } from 'pngjs';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { TripletjsInputError } from '../common/errors.js';
+import { DEFAULT_FITTING, type ImageFormat } from './image-format.js';
 import { decodePgm } from './pgm.js';
 
 /** A decoded image, `height × width × channels` bytes, row-major. */
@@ -12,29 +12,36 @@ export interface DecodedImage {
   readonly pixels: Uint8Array;
 }
 
-/** File name extensions {@link decodeImage} reads (lower case). */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.pgm'];
+/**
+ * Decodes an image file's bytes with sharp (libvips): JPEG, PNG, WebP, TIFF, AVIF, GIF (its first
+ * frame), recognised by content, not name; PGM by tripletjs's own reader. The EXIF orientation is
+ * applied and transparency is flattened onto `background`. Given a `format`, the image is brought
+ * to it in the same pipeline (so a large JPEG is shrunk while it is decoded) with a Lanczos filter.
+ *
+ * An image whose pixels all have R = G = B comes back grey (1 channel) unless `format` sets its channels.
+ * A file that is not an image, is truncated or corrupt is a {@link TripletjsInputError} naming `file`.
+ */
+export async function decodeImage(bytes: Uint8Array, file: string, format?: ImageFormat, background = DEFAULT_FITTING.background): Promise<DecodedImage> {
+  if (isPgm(bytes)) {
+    const grey: DecodedImage = { ...decodePgm(bytes, file), channels: 1 };
+    return format ? fitImage(grey, format) : grey;
+  }
+  return runSharp(file, () => sharp(bytes, { failOn: 'truncated' }), format, format?.background ?? background);
+}
+
+/** A decoded image brought to `format` (see {@link decodeImage}); the image itself when it already is. */
+export async function fitImage(image: DecodedImage, format: ImageFormat): Promise<DecodedImage> {
+  if (image.height === format.height && image.width === format.width) return format.channels ? withChannels(image, format.channels) : image;
+  return runSharp('image', () => fromPixels(image), format, format.background);
+}
 
 /**
- * Decodes a PNG (pngjs), JPEG (jpeg-js) or PGM image, recognised by its first bytes, not its name.
- *
- * An image whose pixels all have R = G = B comes back grey (1 channel), whatever its format says,
- * otherwise RGB; alpha is dropped (not composited). A file that is not one of these formats, or is
- * truncated or corrupt, is a {@link TripletjsInputError} naming `file`.
+ * A PNG of `image` no larger than `longSide` pixels on its longer side (aspect kept), to show an
+ * enrolled image without keeping the original.
  */
-export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
-  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) {
-    const png = decodeOrFail('PNG', file, () => PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
-    return fromRgba(png.width, png.height, png.data);
-  }
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) {
-    const jpeg = decodeOrFail('JPEG', file, () => decodeJpeg(bytes, { useTArray: true, formatAsRGBA: true }));
-    return fromRgba(jpeg.width, jpeg.height, jpeg.data);
-  }
-  if (bytes[0] === 0x50 && (bytes[1] === 0x35 || bytes[1] === 0x32)) {
-    return { ...decodePgm(bytes, file), channels: 1 };
-  }
-  throw new TripletjsInputError(`${file}: not a PNG, JPEG or PGM image`);
+export async function thumbnailPng(image: DecodedImage, longSide = 96): Promise<Uint8Array> {
+  const png = await fromPixels(image).resize({ width: longSide, height: longSide, fit: 'inside', withoutEnlargement: true }).png().toBuffer();
+  return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
 /**
@@ -54,26 +61,40 @@ export function withChannels(image: DecodedImage, channels: 1 | 3): DecodedImage
   return { width: image.width, height: image.height, channels, pixels };
 }
 
-function startsWith(bytes: Uint8Array, magic: number[]): boolean {
-  return magic.every((b, i) => bytes[i] === b);
+function isPgm(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x50 && (bytes[1] === 0x35 || bytes[1] === 0x32);
 }
 
-/** Runs a third-party decoder, turning its cryptic errors into one line that names the file. */
-function decodeOrFail<T>(format: string, file: string, decode: () => T): T {
+function fromPixels(image: DecodedImage): Sharp {
+  return sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
+}
+
+/** Orients, flattens and (given a format) resizes, then reads the pixels back; libvips errors become one line naming the file. */
+async function runSharp(file: string, open: () => Sharp, format: ImageFormat | undefined, background: string): Promise<DecodedImage> {
+  let output: { data: Buffer; info: OutputInfo };
   try {
-    return decode();
+    let pipeline = open().autoOrient().flatten({ background });
+    if (format) pipeline = pipeline.resize({ width: format.width, height: format.height, fit: format.fit, position: 'centre', background, kernel: 'lanczos3' });
+    // sRGB and 8 bits whatever the file holds (CMYK, 16-bit PNG, grey with alpha).
+    output = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw new TripletjsInputError(`${file}: cannot decode this ${format} image, it is truncated or corrupt (${(error as Error).message})`);
+    const reason = (error as Error).message.split('\n')[0]!;
+    const what = /unsupported image format/i.test(reason) ? 'not an image tripletjs reads (JPEG, PNG, WebP, TIFF, AVIF, GIF or PGM)' : `cannot decode this image, it is truncated or corrupt (${reason})`;
+    throw new TripletjsInputError(`${file}: ${what}`);
   }
+  const { width, height, channels } = output.info;
+  const image = toGreyOrRgb(width, height, channels, new Uint8Array(output.data.buffer, output.data.byteOffset, output.data.byteLength));
+  return format?.channels ? withChannels(image, format.channels) : image;
 }
 
-/** Grey when every pixel has R = G = B, else RGB; alpha dropped. */
-function fromRgba(width: number, height: number, rgba: Uint8Array): DecodedImage {
+/** Grey when every pixel has R = G = B (or the decoder gave one channel), else RGB. */
+function toGreyOrRgb(width: number, height: number, channels: number, data: Uint8Array): DecodedImage {
+  if (channels === 1) return { width, height, channels: 1, pixels: data };
   const n = width * height;
   let grey = true;
-  for (let i = 0; i < n && grey; i++) grey = rgba[4 * i] === rgba[4 * i + 1] && rgba[4 * i] === rgba[4 * i + 2];
-  const channels = grey ? 1 : 3;
-  const pixels = new Uint8Array(n * channels);
-  for (let i = 0; i < n; i++) for (let c = 0; c < channels; c++) pixels[channels * i + c] = rgba[4 * i + c]!;
-  return { width, height, channels, pixels };
+  for (let i = 0; i < n && grey; i++) grey = data[3 * i] === data[3 * i + 1] && data[3 * i] === data[3 * i + 2];
+  if (!grey) return { width, height, channels: 3, pixels: data };
+  const pixels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) pixels[i] = data[3 * i]!;
+  return { width, height, channels: 1, pixels };
 }

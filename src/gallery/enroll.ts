@@ -1,10 +1,9 @@
 import { basename, dirname } from 'node:path';
 import type { tfl } from '../tf.js';
 import type { Dataset } from '../data/dataset.js';
-import type { DecodedImage } from '../data/image-file.js';
-import { asModelInput } from '../data/read-image.js';
-import { thumbnailPng } from '../data/thumbnail.js';
+import { fitImage, thumbnailPng, type DecodedImage } from '../data/image-file.js';
 import { embed } from '../models/embed.js';
+import { modelInputFormat } from '../models/model-config.js';
 import type { ModelMetadata } from '../models/model-format.js';
 import type { Gallery } from './gallery.js';
 
@@ -22,17 +21,18 @@ export interface ImageToEnroll {
  * Returns the ids of the new entries.
  */
 export async function enrollImages(gallery: Gallery, model: tfl.LayersModel, metadata: Pick<ModelMetadata, 'preprocessing'>, images: readonly ImageToEnroll[]): Promise<string[]> {
-  const [height, width, channels] = metadata.preprocessing.inputShape;
-  const perImage = height * width * channels;
+  const format = modelInputFormat(metadata.preprocessing);
+  const perImage = format.height * format.width * format.channels;
   const pixels = new Uint8Array(images.length * perImage);
-  images.forEach(({ image }, i) => pixels.set(asModelInput(image, height, width, channels as 1 | 3).pixels, i * perImage));
+  for (const [i, { image }] of images.entries()) pixels.set((await fitImage(image, format)).pixels, i * perImage);
   const embeddings = embed(model, pixels, images.length);
   const dims = embeddings.length / Math.max(1, images.length);
+  const thumbnails = await Promise.all(images.map(({ image }) => thumbnailPng(image)));
   return gallery.add(
-    images.map(({ image, label, id, metadata: extra }, i) => ({
+    images.map(({ label, id, metadata: extra }, i) => ({
       label,
       embedding: embeddings.slice(i * dims, (i + 1) * dims),
-      thumbnail: thumbnailPng(image),
+      thumbnail: thumbnails[i]!,
       ...(id !== undefined ? { id } : {}),
       ...(extra !== undefined ? { metadata: extra } : {}),
     })),

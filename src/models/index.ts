@@ -2,6 +2,7 @@ export {
   createModel,
   embeddingDimension,
   memberDimensions,
+  modelInputFormat,
   type ModelConfig,
   type MlpConfig,
   type CnnConfig,

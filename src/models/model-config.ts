@@ -2,6 +2,7 @@ import { tfl } from '../tf.js';
 import { require, requireNumber } from '../common/errors.js';
 import { L2Normalize } from './l2-normalize-layer.js';
 import { Resize } from './resize-layer.js';
+import { DEFAULT_FITTING, type ImageFitting, type ImageFormat } from '../data/image-format.js';
 
 /** A multilayer perceptron on the flattened image. */
 export interface MlpConfig {
@@ -64,6 +65,17 @@ export interface Preprocessing {
   readonly inputShape: readonly [number, number, number];
   /** Size the model resizes to before its first layer (default: no resizing). */
   readonly resizeTo?: readonly [number, number];
+  /**
+   * How an image file of another size is brought to `inputShape` (crop, letterbox or stretch, and
+   * the background). Absent in models saved before it was recorded: those stretched ('fill').
+   */
+  readonly fitting?: ImageFitting;
+}
+
+/** The format an image file is brought to before it enters a model with this preprocessing. */
+export function modelInputFormat(preprocessing: Preprocessing): ImageFormat & { readonly channels: 1 | 3 } {
+  const [height, width, channels] = preprocessing.inputShape;
+  return { height, width, channels: channels as 1 | 3, ...(preprocessing.fitting ?? { fit: 'fill', background: DEFAULT_FITTING.background }) };
 }
 
 /**

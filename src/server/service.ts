@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import type { DecodedImage } from '../data/image-file.js';
-import { asModelInput } from '../data/read-image.js';
+import { fitImage, type DecodedImage } from '../data/image-file.js';
+import { modelInputFormat } from '../models/model-config.js';
 import type { LoadedModel } from '../models/model-format.js';
 import { enrollImages } from '../gallery/enroll.js';
 import type { Gallery } from '../gallery/gallery.js';
@@ -66,10 +66,10 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
   const { metadata, fingerprint } = model;
   const maxInFlight = options.maxInFlight ?? 64;
   const threshold = metadata.verification?.threshold;
-  const [height, width, channels] = metadata.preprocessing.inputShape;
+  const inputFormat = modelInputFormat(metadata.preprocessing);
   const metrics = new ServiceMetrics(() => gallery.count());
   const batcher = new EmbeddingBatcher(model.model, { ...options.batch, onBatch: (size) => metrics.batchSize.observe(size) });
-  const embedImage = (image: DecodedImage): Promise<Float32Array> => batcher.embed(asModelInput(image, height, width, channels as 1 | 3).pixels);
+  const embedImage = async (image: DecodedImage): Promise<Float32Array> => batcher.embed((await fitImage(image, inputFormat)).pixels);
   const needThreshold = (): number => {
     if (threshold === undefined) throw new ServiceError(409, 'no_threshold', 'the model has no verification threshold (it was trained without a validation split)');
     return threshold;
@@ -156,7 +156,7 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
     '/v1/embed',
     { schema: { summary: 'The embedding of an image', consumes: [multipartNote], description: 'multipart field `image`', response: { 200: { type: 'object', properties: { embedding: embeddingSchema, model: { type: 'string' } } }, '4xx': errorSchema } } },
     async (request) => {
-      const { image } = oneImage(await readUpload(request), 'image');
+      const { image } = oneImage(await readUpload(request, inputFormat.background), 'image');
       return { embedding: Array.from(await embedImage(image)), model: fingerprint };
     },
   );
@@ -172,7 +172,7 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
       },
     },
     async (request) => {
-      const upload = await readUpload(request);
+      const upload = await readUpload(request, inputFormat.background);
       const [a, b] = await Promise.all([embedImage(oneImage(upload, 'a').image), embedImage(oneImage(upload, 'b').image)]);
       return verifyEmbeddings(a, b, needThreshold());
     },
@@ -189,7 +189,7 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
       },
     },
     async (request) => {
-      const { image } = oneImage(await readUpload(request), 'image');
+      const { image } = oneImage(await readUpload(request, inputFormat.background), 'image');
       const found = await identify(gallery, await embedImage(image), needThreshold());
       return { label: found.label, distance: found.distance ?? null, threshold: found.threshold, nearest: found.nearest ?? null };
     },
@@ -219,7 +219,7 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
     async (request) => {
       const k = kOf((request.query as { k?: string }).k, 10);
       if (request.isMultipart()) {
-        const { image } = oneImage(await readUpload(request), 'image');
+        const { image } = oneImage(await readUpload(request, inputFormat.background), 'image');
         return { results: await gallery.search(await embedImage(image), k) };
       }
       const body = request.body as { embedding: number[]; labels?: string[]; exact?: boolean } | undefined;
@@ -270,7 +270,7 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
     async (request, reply) => {
       let ids: string[];
       if (request.isMultipart()) {
-        const upload = await readUpload(request);
+        const upload = await readUpload(request, inputFormat.background);
         const images = upload.images.get('image') ?? [];
         const label = oneField(upload, 'label');
         const id = oneField(upload, 'id');

@@ -10,11 +10,12 @@ export interface Upload {
 }
 
 /**
- * Reads a multipart request: every file part is decoded as an image (a file that is not one, or
- * is truncated, is a 400 naming the part); text fields are kept by name. Size and count limits
+ * Reads a multipart request: every file part is decoded as an image, transparency flattened on
+ * `background` (a file that is not one, or is truncated, is a 400 naming the part); text fields
+ * are kept by name. Size and count limits
  * are the multipart plugin's (413).
  */
-export async function readUpload(request: FastifyRequest): Promise<Upload> {
+export async function readUpload(request: FastifyRequest, background: string): Promise<Upload> {
   if (!request.isMultipart()) throw new ServiceError(415, 'unsupported_media_type', 'send the images as multipart/form-data');
   const images = new Map<string, Array<{ name: string; image: DecodedImage }>>();
   const fields = new Map<string, string[]>();
@@ -24,7 +25,7 @@ export async function readUpload(request: FastifyRequest): Promise<Upload> {
       const name = part.filename || part.fieldname;
       let image: DecodedImage;
       try {
-        image = decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name);
+        image = await decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name, undefined, background);
       } catch (error) {
         if (error instanceof TripletjsInputError) throw new ServiceError(400, 'invalid_image', `${part.fieldname}: ${error.message}`);
         throw error;

@@ -5,6 +5,7 @@ import { require, requireNumber, TripletjsInputError } from '../common/errors.js
 import { SeededRandom } from '../common/random.js';
 import type { Dataset, DatasetSplit, EvaluationProtocol } from '../data/dataset.js';
 import { augmentBatch, checkAugmentOptions, toInputs, type AugmentOptions } from '../data/augment.js';
+import { DEFAULT_FITTING } from '../data/image-format.js';
 import { createModel, embeddingDimension, memberDimensions, type ModelConfig, type Preprocessing } from '../models/model-config.js';
 import { saveModel, type ModelMetadata } from '../models/model-files.js';
 import type { VerificationRecord } from '../models/model-format.js';
@@ -130,6 +131,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const preprocessing: Preprocessing = {
     inputShape: [dataset.shape.height, dataset.shape.width, dataset.shape.channels],
     ...(options.resizeTo ? { resizeTo: options.resizeTo } : {}),
+    fitting: dataset.fitting ?? DEFAULT_FITTING,
   };
   const loss = makeLoss(settings.loss, { margin: settings.margin });
   makeMiner(settings.miner, { margin: settings.margin, seed }); // fails early on a bad name
