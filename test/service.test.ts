@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import sharp from 'sharp';
 import { createModel, embedFiles, loadModel, saveModel, type LoadedModel } from '../src/models/index.js';
 import { openGallery, verifyEmbeddings, type Gallery } from '../src/gallery/index.js';
 import { createService } from '../src/server/service.js';
@@ -17,7 +18,7 @@ const ORL = fileURLToPath(new URL('../../data/orl-faces/', import.meta.url));
 const face = (person: number, photo: number): string => join(ORL, `s${person}`, `${photo}.pgm`);
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const config = { kind: 'mlp' as const, hidden: [32], embeddingDim: 16 };
-const preprocessing = { inputShape: [112, 92, 1] as [number, number, number], resizeTo: [28, 23] as [number, number] };
+const preprocessing = { inputShape: [112, 92, 1] as [number, number, number], resizeTo: [28, 23] as [number, number], fitting: { fit: 'contain' as const, background: '#000000' } };
 const THRESHOLD = 0.7;
 
 let directory: string;
@@ -102,6 +103,23 @@ describe('the service against its HTTP contract', () => {
     const verified = await call('POST', '/v1/verify', { body: await form({ a, b }) });
     assert.equal(verified.status, 200);
     assert.deepEqual(verified.json, verifyEmbeddings(expected.subarray(0, 16), expected.subarray(16), THRESHOLD));
+  });
+
+  it('a photo of another size and shape, turned by its EXIF orientation, is brought to the input as the library brings it', async () => {
+    const [width, height] = [600, 400];
+    const pixels = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) pixels.set([(x * 255) / width, (y * 255) / height, x < 100 ? 255 : 30], 3 * (y * width + x));
+    const photo = join(directory, 'turned.jpg');
+    await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).withMetadata({ orientation: 6 }).toFile(photo);
+    const expected = await embedFiles(loaded.model, loaded.metadata, [photo]);
+    const embedded = await call('POST', '/v1/embed', { body: await form({ image: photo }) });
+    assert.equal(embedded.status, 200, embedded.text);
+    assert.deepEqual(embedded.json.embedding, Array.from(expected));
+    // Not the same as ignoring the orientation, or stretching: the fit and the turn both matter.
+    const upright = join(directory, 'upright.jpg');
+    await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toFile(upright);
+    const ignored = await embedFiles(loaded.model, loaded.metadata, [upright]);
+    assert.ok(Math.hypot(...expected.map((v, i) => v - ignored[i]!)) > 1e-3);
   });
 
   it('enroll (multipart and JSON), list, get, thumbnail, search, identify, remove', async () => {

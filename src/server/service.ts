@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import { fitImage, type DecodedImage } from '../data/image-file.js';
 import { modelInputFormat } from '../models/model-config.js';
 import type { LoadedModel } from '../models/model-format.js';
 import { enrollImages } from '../gallery/enroll.js';
@@ -15,7 +14,7 @@ import { galleryMap } from '../gallery/map.js';
 import { EmbeddingBatcher, type BatcherOptions } from './embedding-batcher.js';
 import { errorResponse, ServiceError } from './errors.js';
 import { ServiceMetrics } from './metrics.js';
-import { oneField, oneImage, readUpload } from './uploads.js';
+import { decodeUpload, oneField, oneFile, readUpload, type UploadedFile } from './uploads.js';
 import { VERSION } from '../version.js';
 
 /** Options of {@link createService}. */
@@ -69,7 +68,7 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
   const inputFormat = modelInputFormat(metadata.preprocessing);
   const metrics = new ServiceMetrics(() => gallery.count());
   const batcher = new EmbeddingBatcher(model.model, { ...options.batch, onBatch: (size) => metrics.batchSize.observe(size) });
-  const embedImage = async (image: DecodedImage): Promise<Float32Array> => batcher.embed((await fitImage(image, inputFormat)).pixels);
+  const embedUpload = async (file: UploadedFile): Promise<Float32Array> => batcher.embed((await decodeUpload(file, inputFormat.background, inputFormat)).pixels);
   const needThreshold = (): number => {
     if (threshold === undefined) throw new ServiceError(409, 'no_threshold', 'the model has no verification threshold (it was trained without a validation split)');
     return threshold;
@@ -156,8 +155,7 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
     '/v1/embed',
     { schema: { summary: 'The embedding of an image', consumes: [multipartNote], description: 'multipart field `image`', response: { 200: { type: 'object', properties: { embedding: embeddingSchema, model: { type: 'string' } } }, '4xx': errorSchema } } },
     async (request) => {
-      const { image } = oneImage(await readUpload(request, inputFormat.background), 'image');
-      return { embedding: Array.from(await embedImage(image)), model: fingerprint };
+      return { embedding: Array.from(await embedUpload(oneFile(await readUpload(request), 'image'))), model: fingerprint };
     },
   );
 
@@ -172,8 +170,8 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
       },
     },
     async (request) => {
-      const upload = await readUpload(request, inputFormat.background);
-      const [a, b] = await Promise.all([embedImage(oneImage(upload, 'a').image), embedImage(oneImage(upload, 'b').image)]);
+      const upload = await readUpload(request);
+      const [a, b] = await Promise.all([embedUpload(oneFile(upload, 'a')), embedUpload(oneFile(upload, 'b'))]);
       return verifyEmbeddings(a, b, needThreshold());
     },
   );
@@ -189,8 +187,7 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
       },
     },
     async (request) => {
-      const { image } = oneImage(await readUpload(request, inputFormat.background), 'image');
-      const found = await identify(gallery, await embedImage(image), needThreshold());
+      const found = await identify(gallery, await embedUpload(oneFile(await readUpload(request), 'image')), needThreshold());
       return { label: found.label, distance: found.distance ?? null, threshold: found.threshold, nearest: found.nearest ?? null };
     },
   );
@@ -219,8 +216,7 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
     async (request) => {
       const k = kOf((request.query as { k?: string }).k, 10);
       if (request.isMultipart()) {
-        const { image } = oneImage(await readUpload(request, inputFormat.background), 'image');
-        return { results: await gallery.search(await embedImage(image), k) };
+        return { results: await gallery.search(await embedUpload(oneFile(await readUpload(request), 'image')), k) };
       }
       const body = request.body as { embedding: number[]; labels?: string[]; exact?: boolean } | undefined;
       if (body === undefined) throw new ServiceError(400, 'invalid_request', 'send an image (multipart field `image`) or JSON { embedding }');
@@ -270,18 +266,20 @@ export async function createService(options: ServiceOptions): Promise<FastifyIns
     async (request, reply) => {
       let ids: string[];
       if (request.isMultipart()) {
-        const upload = await readUpload(request, inputFormat.background);
-        const images = upload.images.get('image') ?? [];
+        const upload = await readUpload(request);
+        const files = upload.files.get('image') ?? [];
         const label = oneField(upload, 'label');
         const id = oneField(upload, 'id');
-        if (images.length === 0) throw new ServiceError(400, 'invalid_request', "the image field 'image' is missing");
+        if (files.length === 0) throw new ServiceError(400, 'invalid_request', "the image field 'image' is missing");
         if (label === undefined) throw new ServiceError(400, 'invalid_request', "the field 'label' is missing");
-        if (id !== undefined && images.length > 1) throw new ServiceError(400, 'invalid_request', "'id' names one entry: give one image with it");
+        if (id !== undefined && files.length > 1) throw new ServiceError(400, 'invalid_request', "'id' names one entry: give one image with it");
+        // Decoded whole: each is kept as a thumbnail too.
+        const images = await Promise.all(files.map((file) => decodeUpload(file, inputFormat.background)));
         ids = await enrollImages(
           gallery,
           model.model,
           metadata,
-          images.map(({ name, image }) => ({ image, label, ...(id !== undefined ? { id } : {}), metadata: { source: name } })),
+          images.map((image, i) => ({ image, label, ...(id !== undefined ? { id } : {}), metadata: { source: files[i]!.name } })),
         );
       } else {
         const { items } = request.body as { items: Array<{ id?: string; label: string; embedding: number[]; metadata?: Record<string, unknown> }> };
