@@ -59,7 +59,7 @@ Argument bind(int id, const memory::desc& user, const memory::desc& wanted, bool
   return a;
 }
 
-using Key = std::array<int64_t, 18>;
+using Key = std::array<int64_t, 19>;
 
 // At most this many geometries × passes are kept (each holds its blocked buffers): a training run
 // uses a handful, an evaluation one or two more for its last, smaller batch.
@@ -79,14 +79,17 @@ bool describe(const ConvShape& g, Descs* d) {
   const int64_t pb = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.h - g.pt;
   const int64_t pr = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.w - g.pl;
   if (pb < 0 || pr < 0 || g.pt < 0 || g.pl < 0) return false;
-  const memory::dims src = {g.n, g.c, g.h, g.w}, weights = {g.co, g.c, g.kh, g.kw}, dst = {g.n, g.co, g.oh, g.ow};
+  const memory::dims src = {g.n, g.c, g.h, g.w}, dst = {g.n, g.co, g.oh, g.ow};
+  // Grouped weights are [G, Co/G, Ci/G, KH, KW]; tfjs's depthwise [KH, KW, Ci, M] is hwigo (Ci/G = 1).
+  const bool grouped = g.groups > 1;
+  const memory::dims weights = grouped ? memory::dims{g.groups, g.co / g.groups, g.c / g.groups, g.kh, g.kw} : memory::dims{g.co, g.c, g.kh, g.kw};
   const auto f32 = memory::data_type::f32;
   *d = Descs{{g.sh, g.sw},
              {g.dh - 1, g.dw - 1},
              {g.pt, g.pl},
              {pb, pr},
              memory::desc(src, f32, tag::nhwc),
-             memory::desc(weights, f32, tag::hwio),
+             memory::desc(weights, f32, grouped ? tag::hwigo : tag::hwio),
              memory::desc({g.co}, f32, tag::x),
              memory::desc(dst, f32, tag::nhwc),
              memory::desc(src, f32, tag::any),
@@ -143,7 +146,7 @@ std::unique_ptr<Pass> create(const ConvShape& g, PassKind kind, bool bias, bool 
 // cannot take this geometry or throws.
 bool run(const ConvShape& g, PassKind kind, bool bias, bool relu, const std::vector<float*>& buffers) {
   if (!g_enabled) return false;
-  const Key key = {g.n, g.h, g.w, g.c, g.oh, g.ow, g.co, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw, kind, bias, relu};
+  const Key key = {g.n, g.h, g.w, g.c, g.oh, g.ow, g.co, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw, g.groups, kind, bias, relu};
   auto found = g_cache.find(key);
   if (found == g_cache.end()) {
     if (g_cache.size() >= kMaxCached) g_cache.clear();

@@ -8,9 +8,11 @@
 
 namespace tripletjs {
 
-// A convolution's geometry, NHWC tensors and [KH, KW, Ci, Co] filters, as TensorFlow.js lays them out.
+// A convolution's geometry, NHWC tensors and [KH, KW, Ci, Co] filters, as TensorFlow.js lays them
+// out. A depthwise convolution has groups = Ci and Co = Ci × M, its filter [KH, KW, Ci, M].
 struct ConvShape {
   int64_t n, h, w, c, oh, ow, co, kh, kw, sh, sw, pt, pl, dh, dw;
+  int64_t groups = 1;
 };
 
 // Whether the addon was built with oneDNN.

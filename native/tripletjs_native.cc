@@ -1,4 +1,4 @@
-// tripletjs native kernels: matrix products, NHWC convolutions with both gradients, and the
+// tripletjs native kernels: matrix products, NHWC convolutions (dense and depthwise) with both gradients, and the
 // max-pool gradient, on OpenBLAS, for TensorFlow.js's wasm backend.
 //
 // The JavaScript side (src/engine/native-kernels.ts) passes Float32Array views of the wasm heap:
@@ -170,7 +170,7 @@ bool read_conv(Args& args, size_t i, Conv* g) {
 enum Role { kImages, kFilter, kResponses };
 
 int64_t size_of(const Conv& g, Role role) {
-  return role == kImages ? g.n * g.h * g.w * g.c : role == kFilter ? g.patch() * g.co : g.n * g.pixels() * g.co;
+  return role == kImages ? g.n * g.h * g.w * g.c : role == kFilter ? g.kh * g.kw * (g.c / g.groups) * g.co : g.n * g.pixels() * g.co;
 }
 
 // Reads the geometry (argument 3) and the three Float32Arrays before it, whose roles give their
@@ -316,6 +316,124 @@ napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
       gemm(true, false, g.patch(), g.co, count * g.pixels(), cols, dy + first * g.pixels() * g.co, first == 0 ? 0.0f : 1.0f, dw);
     }
   }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise convolutions (filter [KH, KW, Ci, M], Co = Ci × M): oneDNN's grouped convolution when
+// the addon has it, else direct loops (each output channel reads one input channel: too thin a
+// product for im2col + sgemm). Output channel o = ci × M + j reads input channel o / M.
+// ---------------------------------------------------------------------------------------------
+
+// As read_conv_arrays, for a depthwise geometry: Co a multiple of Ci, the groups set to Ci.
+bool read_depthwise_arrays(Args& args, Conv* g, const Role (&roles)[3], const char* const (&names)[3], float* (&arrays)[3]) {
+  if (!read_conv(args, 3, g)) return false;
+  if (g->c < 1 || g->co % g->c != 0) {
+    args.fail("geometry", "needs output channels that are a multiple of the input channels");
+    return false;
+  }
+  g->groups = g->c;
+  for (size_t i = 0; i < 3; ++i) arrays[i] = args.floats(i, size_of(*g, roles[i]), names[i]);
+  return !args.failed;
+}
+
+// Calls visit(pixel, tap, input offset) for every (output pixel, filter tap) pair of one image
+// that reads inside it; offsets are in pixels, to be multiplied by the channel count.
+template <typename Visit>
+void for_each_tap(const Conv& g, const Visit& visit) {
+  for (int64_t oh = 0; oh < g.oh; ++oh) {
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        const int64_t ih = oh * g.sh + kh * g.dh - g.pt;
+        if (ih < 0 || ih >= g.h) continue;
+        for (int64_t kw = 0; kw < g.kw; ++kw) {
+          const int64_t iw = ow * g.sw + kw * g.dw - g.pl;
+          if (iw >= 0 && iw < g.w) visit(oh * g.ow + ow, kh * g.kw + kw, ih * g.w + iw);
+        }
+      }
+    }
+  }
+}
+
+// depthwiseConv2d(x, filter, out, geometry): out[p, o] = Σ taps x[p + tap, o / M] · filter[tap, o].
+napi_value DepthwiseConv2D(napi_env env, napi_callback_info info) {
+  Args args(env, info, "depthwiseConv2d");
+  Conv g;
+  float* a[3];
+  if (!read_depthwise_arrays(args, &g, {kImages, kFilter, kResponses}, {"x", "filter", "out"}, a)) return nullptr;
+  const auto [x, filter, out] = a;
+  if (size_of(g, kResponses) == 0 || dnnl_conv_forward(g, x, filter, nullptr, false, out)) return nullptr;
+  const int64_t m = g.co / g.c;
+  parallel_for(g.n, g.pixels() * g.co * g.kh * g.kw, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const float* image = x + b * g.h * g.w * g.c;
+      float* y = out + b * g.pixels() * g.co;
+      std::fill(y, y + g.pixels() * g.co, 0.0f);
+      for_each_tap(g, [&](int64_t p, int64_t t, int64_t q) {
+        const float* in = image + q * g.c;
+        const float* f = filter + t * g.co;
+        float* o = y + p * g.co;
+        for (int64_t k = 0; k < g.co; ++k) o[k] += in[k / m] * f[k];
+      });
+    }
+  });
+  return nullptr;
+}
+
+// depthwiseConv2dBackpropInput(dy, filter, dx, geometry): dx[q, c] = Σ (p, tap) reading q, j dy[p, c·M + j] · filter[tap, c·M + j].
+napi_value DepthwiseConv2DBackpropInput(napi_env env, napi_callback_info info) {
+  Args args(env, info, "depthwiseConv2dBackpropInput");
+  Conv g;
+  float* a[3];
+  if (!read_depthwise_arrays(args, &g, {kResponses, kFilter, kImages}, {"dy", "filter", "dx"}, a)) return nullptr;
+  const auto [dy, filter, dx] = a;
+  if (size_of(g, kImages) == 0 || dnnl_conv_backward_data(g, dy, filter, dx)) return nullptr;
+  const int64_t m = g.co / g.c;
+  parallel_for(g.n, g.pixels() * g.co * g.kh * g.kw, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const float* d = dy + b * g.pixels() * g.co;
+      float* image = dx + b * g.h * g.w * g.c;
+      std::fill(image, image + g.h * g.w * g.c, 0.0f);
+      for_each_tap(g, [&](int64_t p, int64_t t, int64_t q) {
+        const float* dp = d + p * g.co;
+        const float* f = filter + t * g.co;
+        float* in = image + q * g.c;
+        for (int64_t k = 0; k < g.co; ++k) in[k / m] += dp[k] * f[k];
+      });
+    }
+  });
+  return nullptr;
+}
+
+// depthwiseConv2dBackpropFilter(x, dy, dw, geometry): dw[tap, o] = Σ images, pixels x[p + tap, o / M] · dy[p, o].
+// Each thread owns a range of taps, so that no two write the same gradient.
+napi_value DepthwiseConv2DBackpropFilter(napi_env env, napi_callback_info info) {
+  Args args(env, info, "depthwiseConv2dBackpropFilter");
+  Conv g;
+  float* a[3];
+  if (!read_depthwise_arrays(args, &g, {kImages, kResponses, kFilter}, {"x", "dy", "dw"}, a)) return nullptr;
+  const auto [x, dy, dw] = a;
+  if (size_of(g, kFilter) == 0) return nullptr;
+  if (g.n * g.pixels() == 0) {
+    std::fill(dw, dw + size_of(g, kFilter), 0.0f);
+    return nullptr;
+  }
+  if (dnnl_conv_backward_weights(g, x, dy, dw)) return nullptr;
+  const int64_t m = g.co / g.c;
+  std::fill(dw, dw + size_of(g, kFilter), 0.0f);
+  parallel_for(g.kh * g.kw, g.n * g.pixels() * g.co, [&](int64_t begin, int64_t end) {
+    for (int64_t b = 0; b < g.n; ++b) {
+      const float* image = x + b * g.h * g.w * g.c;
+      const float* d = dy + b * g.pixels() * g.co;
+      for_each_tap(g, [&](int64_t p, int64_t t, int64_t q) {
+        if (t < begin || t >= end) return;
+        const float* in = image + q * g.c;
+        const float* dp = d + p * g.co;
+        float* w = dw + t * g.co;
+        for (int64_t k = 0; k < g.co; ++k) w[k] += in[k / m] * dp[k];
+      });
+    }
+  });
   return nullptr;
 }
 
@@ -679,6 +797,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"depthwiseConv2d", nullptr, DepthwiseConv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"depthwiseConv2dBackpropInput", nullptr, DepthwiseConv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"depthwiseConv2dBackpropFilter", nullptr, DepthwiseConv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"channelOp", nullptr, ChannelOperation, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,7 +1,7 @@
 /**
  * The wasm kernels tripletjs registers (src/engine/wasm-kernels.ts, src/engine/conv-kernels.ts),
  * checked against the cpu backend on the same inputs: BatchMatMul with transposed operands,
- * Conv2DBackpropFilter (both algorithms), Conv2DBackpropInput, MaxPoolGrad, the full gradient of
+ * Conv2DBackpropFilter (both algorithms), Conv2DBackpropInput, the depthwise gradients, MaxPoolGrad, the full gradient of
  * a small tfjs-layers CNN, and that none of them leaves tensors or wasm buffers behind.
  */
 import { describe, it } from 'node:test';
@@ -246,6 +246,39 @@ describe('Conv2DBackpropInput equals the cpu backend', { skip }, () => {
       const actual = await runOn('wasm', run);
       assert.deepEqual(live(), before, 'no tensor or wasm buffer left behind');
       assertClose(actual, await runOn('cpu', run), 'dx');
+    });
+  }
+});
+
+/** Depthwise convolutions whose gradients wasm lacks: tripletjs's JavaScript kernels stand in. */
+const DEPTHWISE_CASES = [
+  { batch: 2, height: 9, width: 8, channels: 3, multiplier: 1, kernel: 3, stride: 1, pad: 'same' },
+  { batch: 3, height: 10, width: 9, channels: 4, multiplier: 2, kernel: 3, stride: 2, pad: 'valid' },
+  { batch: 1, height: 7, width: 7, channels: 5, multiplier: 1, kernel: 5, stride: 2, pad: 'same' },
+] as const;
+
+describe('depthwise convolution gradients (missing from wasm) equal the cpu backend', { skip }, () => {
+  for (const [index, c] of DEPTHWISE_CASES.entries()) {
+    it(`${c.batch}×${c.height}×${c.width}×${c.channels}, multiplier ${c.multiplier}, ${c.kernel}×${c.kernel}, stride ${c.stride}, ${c.pad}`, async () => {
+      const xShape = [c.batch, c.height, c.width, c.channels];
+      const filterShape = [c.kernel, c.kernel, c.channels, c.multiplier];
+      const x = values(sizeOf(xShape), 300 + index);
+      const filter = values(sizeOf(filterShape), 400 + index);
+      // The gradient of Σ weights ∘ depthwise(x, filter), with seeded weights as dy.
+      const gradient = (which: 0 | 1) => () =>
+        tf.tidy(() => {
+          const xt = tf.tensor4d(x, xShape as [number, number, number, number]);
+          const ft = tf.tensor4d(filter, filterShape as [number, number, number, number]);
+          const forward = (a: tf.Tensor4D, b: tf.Tensor4D) => tf.depthwiseConv2d(a, b, c.stride, c.pad);
+          const weights = tf.tensor(values(sizeOf(forward(xt, ft).shape), 500 + index), forward(xt, ft).shape);
+          return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(forward(a as tf.Tensor4D, b as tf.Tensor4D), weights)))([xt, ft])[which]!;
+        });
+      const before = live();
+      const dx = await runOn('wasm', gradient(0));
+      const dw = await runOn('wasm', gradient(1));
+      assert.deepEqual(live(), before, 'no tensor or wasm buffer left behind');
+      assertClose(dx, await runOn('cpu', gradient(0)), 'dx');
+      assertClose(dw, await runOn('cpu', gradient(1)), 'dW');
     });
   }
 });

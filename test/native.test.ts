@@ -233,6 +233,14 @@ const CONVS: Conv[] = [
   { batch: 40, height: 20, width: 20, inChannels: 32, outChannels: 8, kernel: [3, 3], stride: [1, 1], pad: 'same', reference: 'wasm' },
 ];
 
+/** Depthwise cases: MobileNet's 3 × 3 at strides 1 and 2, a channel multiplier, a dilation, and enough images for both threads. */
+const DEPTHWISE = [
+  { batch: 2, height: 9, width: 8, channels: 3, multiplier: 1, kernel: 3, stride: 1, dilation: 1, pad: 'same' },
+  { batch: 3, height: 10, width: 9, channels: 4, multiplier: 2, kernel: 3, stride: 2, dilation: 1, pad: 'valid' },
+  { batch: 2, height: 11, width: 10, channels: 6, multiplier: 1, kernel: 3, stride: 1, dilation: 2, pad: 'same' },
+  { batch: 16, height: 14, width: 14, channels: 32, multiplier: 1, kernel: 3, stride: 2, dilation: 1, pad: 'same' },
+] as const;
+
 const describeConv = (c: Conv): string =>
   `${c.batch}×${c.height}×${c.width}×${c.inChannels} → ${c.outChannels}, ${c.kernel.join('×')}, stride ${c.stride.join('×')}, ` +
   (typeof c.pad === 'string' ? c.pad : `pad ${JSON.stringify(c.pad.slice(1, 3))}`);
@@ -264,6 +272,22 @@ for (const path of convolutionPaths) {
       it(`Conv2D ${against}`, () => matches(() => tf.conv2d(t.x(), t.filter(), c.stride, c.pad), reference));
       it(`Conv2DBackpropInput ${against}`, () => matches(() => tf.engine().runKernel('Conv2DBackpropInput', { dy: t.dy(), filter: t.filter() }, t.attrs as never) as tf.Tensor, reference));
       it(`Conv2DBackpropFilter ${against}`, () => matches(() => tf.engine().runKernel('Conv2DBackpropFilter', { x: t.x(), dy: t.dy() }, t.attrs as never) as tf.Tensor, reference));
+    }
+
+    for (const [index, d] of DEPTHWISE.entries()) {
+      const xShape = [d.batch, d.height, d.width, d.channels] as [number, number, number, number];
+      const filterShape = [d.kernel, d.kernel, d.channels, d.multiplier] as [number, number, number, number];
+      const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, d.stride, d.dilation, d.pad, undefined, true, 'channelsLast');
+      const attrs = { strides: d.stride, pad: d.pad, dataFormat: 'NHWC', dilations: d.dilation, inputShape: xShape, filterShape };
+      const [x, filter, dy] = [() => input(xShape, 70 + index), () => input(filterShape, 80 + index), () => input(info.outShape, 90 + index)];
+      const name = `${xShape.join('×')}, multiplier ${d.multiplier}, ${d.kernel}×${d.kernel}, stride ${d.stride}, dilation ${d.dilation}, ${d.pad}`;
+      it(`DepthwiseConv2dNative ${name}`, () => matches(() => tf.depthwiseConv2d(x() as tf.Tensor4D, filter() as tf.Tensor4D, d.stride, d.pad, 'NHWC', d.dilation), 'cpu'));
+      // tfjs-core refuses the gradient of a dilated depthwise convolution (and the cpu backend's gradient kernels ignore dilations).
+      if (d.dilation !== 1) continue;
+      it(`DepthwiseConv2dNativeBackpropInput ${name}`, () =>
+        matches(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dy(), filter: filter() }, attrs as never) as tf.Tensor, 'cpu'));
+      it(`DepthwiseConv2dNativeBackpropFilter ${name}`, () =>
+        matches(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: x(), dy: dy() }, attrs as never) as tf.Tensor, 'cpu'));
     }
 
     it('Conv2D with dilation 2', () => matches(() => tf.conv2d(input([2, 11, 10, 3], 1) as tf.Tensor4D, input([3, 3, 3, 5], 2) as tf.Tensor4D, 1, 'same', 'NHWC', 2), 'cpu'));

@@ -26,6 +26,12 @@ export interface NativeAddon {
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /** dW of a convolution, from x and dy; `geometry` that of the forward convolution. */
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void;
+  /** Depthwise NHWC convolution, filter [KH, KW, Ci, M]; `geometry` as for convolutions, with Co = Ci × M. */
+  depthwiseConv2d(x: Float32Array, filter: Float32Array, out: Float32Array, geometry: Int32Array): void;
+  /** dx of a depthwise convolution, from dy and the filter. */
+  depthwiseConv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
+  /** dW of a depthwise convolution, from x and dy. */
+  depthwiseConv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void;
   /** Max pooling; `geometry` as for convolutions, with as many output as input channels. */
   maxPool(x: Float32Array, y: Float32Array, geometry: Int32Array): void;
   /** `y` is the forward output (the window maxima), when known. */

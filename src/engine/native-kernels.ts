@@ -1,6 +1,6 @@
 /**
  * Native kernels on the wasm backend: the heavy kernels of training (matrix products,
- * convolutions and both of their gradients) run in the OpenBLAS addon of ./native-addon.ts, on
+ * convolutions, dense and depthwise, and both of their gradients) run in the OpenBLAS addon of ./native-addon.ts, on
  * every core, and so do the passes over whole conv activations that profiling showed next (max
  * pooling and its gradient, batch normalisation, a per-channel vector added, subtracted or
  * multiplied, `Tile`, sums over leading axes for the bias and batch-norm gradients); every other
@@ -20,6 +20,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { defaultNativeThreads, loadNativeAddon, NATIVE_ADDON_PATH, type NativeAddon } from './native-addon.js';
+import { depthwiseInfo } from './depthwise-kernels.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -34,6 +35,9 @@ export const NATIVE_KERNEL_NAMES = [
   'FusedConv2D',
   'Conv2DBackpropInput',
   'Conv2DBackpropFilter',
+  'DepthwiseConv2dNative',
+  'DepthwiseConv2dNativeBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
   'MaxPool',
   'MaxPoolGrad',
   'Add',
@@ -205,6 +209,35 @@ function convGradientKernel(name: 'Conv2DBackpropInput' | 'Conv2DBackpropFilter'
   };
 }
 
+/** `DepthwiseConv2dNative` and its two gradients (filter [KH, KW, Ci, M]). */
+function depthwiseKernel(name: 'DepthwiseConv2dNative' | 'DepthwiseConv2dNativeBackpropInput' | 'DepthwiseConv2dNativeBackpropFilter'): KernelFunc {
+  return (args) => {
+    const backend = args.backend as BackendWasm;
+    const { x, filter, dy } = args.inputs as { x?: TensorInfo; filter?: TensorInfo; dy?: TensorInfo };
+    const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeAttrs & { inputShape?: number[]; filterShape?: number[] };
+    const xShape = x?.shape ?? attrs.inputShape!;
+    const filterShape = filter?.shape ?? attrs.filterShape!;
+    const operands = [x, filter, dy].filter((t): t is TensorInfo => t !== undefined);
+    if ((attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') || !allFloat32(...operands)) return fallback(name, args);
+    const info = depthwiseInfo(xShape, filterShape, attrs);
+    if (dy !== undefined) checkShape(name, 'dy', dy.shape, info.outShape);
+    const geometry = convGeometry(info);
+    if (name === 'DepthwiseConv2dNative') {
+      const out = backend.makeOutput(info.outShape, 'float32');
+      native().depthwiseConv2d(heap(backend, x!), heap(backend, filter!), heap(backend, out), geometry);
+      return out;
+    }
+    if (name === 'DepthwiseConv2dNativeBackpropInput') {
+      const dx = backend.makeOutput([...xShape], 'float32');
+      native().depthwiseConv2dBackpropInput(heap(backend, dy!), heap(backend, filter!), heap(backend, dx), geometry);
+      return dx;
+    }
+    const dw = backend.makeOutput([...filterShape], 'float32');
+    native().depthwiseConv2dBackpropFilter(heap(backend, x!), heap(backend, dy!), heap(backend, dw), geometry);
+    return dw;
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Max pooling
 // ---------------------------------------------------------------------------------------------
@@ -322,6 +355,9 @@ const KERNELS: Readonly<Record<NativeKernelName, KernelFunc>> = {
   FusedConv2D: conv2dKernel('FusedConv2D'),
   Conv2DBackpropInput: convGradientKernel('Conv2DBackpropInput'),
   Conv2DBackpropFilter: convGradientKernel('Conv2DBackpropFilter'),
+  DepthwiseConv2dNative: depthwiseKernel('DepthwiseConv2dNative'),
+  DepthwiseConv2dNativeBackpropInput: depthwiseKernel('DepthwiseConv2dNativeBackpropInput'),
+  DepthwiseConv2dNativeBackpropFilter: depthwiseKernel('DepthwiseConv2dNativeBackpropFilter'),
   MaxPool: maxPoolKernel,
   MaxPoolGrad: maxPoolGradKernel,
   Add: channelKernel('Add'),

@@ -1,5 +1,6 @@
 import { tf } from '../tf.js';
 import { installConvKernels } from './conv-kernels.js';
+import { installDepthwiseGradients } from './depthwise-kernels.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type TensorInfo = tf.TensorInfo;
@@ -16,7 +17,7 @@ let installed = false;
  *
  * Then installs the training kernels of ./conv-kernels.ts: the missing `Conv2DBackpropFilter`,
  * a faster and correct `MaxPoolGrad`, and faster `Conv2DBackpropInput`, `Sum`, `Mean` and
- * `Identity`.
+ * `Identity`; and the missing gradients of depthwise convolutions (./depthwise-kernels.ts).
  */
 export function installWasmKernels(): void {
   if (installed) return;
@@ -55,5 +56,6 @@ export function installWasmKernels(): void {
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ ...matMul, kernelFunc: wrapped });
   installConvKernels();
+  installDepthwiseGradients();
   installed = true;
 }
