@@ -10,7 +10,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { loadDataset } from '../src/data/index.js';
-import { createModel, embed, saveModel, type ModelConfig, type Preprocessing } from '../src/models/index.js';
+import { createModel, embed, exportPretrained, loadBackbone, saveModel, type ModelConfig, type Preprocessing } from '../src/models/index.js';
 import './helpers/setup.js';
 
 // A model saved in Node must load in a real browser, through the bundle users get, and embed the
@@ -36,7 +36,16 @@ const perImage = inputShape[0] * inputShape[1] * inputShape[2];
 const pixels = new Uint8Array(indices.length * perImage);
 indices.forEach((index, i) => pixels.set(faces.images.subarray(index * perImage, (index + 1) * perImage), i * perImage));
 
+// A pretrained trunk (nsfwjs's MobileNetV2, cut early to stay quick) under a head: nested models, channel repeat, rescaling.
+const trunkDirectory = await mkdtemp(join(tmpdir(), 'tripletjs-browser-trunk-'));
+const trunkPath = await exportPretrained('nsfwjs-mobilenetv2', trunkDirectory);
+
 const models: Record<string, { config: ModelConfig; preprocessing: Preprocessing; dims: number }> = {
+  backbone: {
+    config: { kind: 'backbone', path: trunkPath, cutAt: 'block_3_project_BN', freezeUpTo: 'block_2_add', inputRange: '-1-1', head: [16], embeddingDim: 8 },
+    preprocessing: { inputShape },
+    dims: 8,
+  },
   mlp: { config: { kind: 'mlp', hidden: [32], embeddingDim: 16 }, preprocessing: { inputShape, resizeTo: [28, 23] }, dims: 16 },
   cnn: { config: { kind: 'cnn', filters: [4, 8], embeddingDim: 8 }, preprocessing: { inputShape, resizeTo: [56, 46] }, dims: 8 },
   // The demo's kind of model: a functional model with a resize per member.
@@ -66,7 +75,7 @@ describe('browser: a saved model loads in Chromium and embeds as in Node', { tim
     assert.ok(existsSync(bundle), `${bundle} is missing: run \`npm run build\``);
     root = await mkdtemp(join(tmpdir(), 'tripletjs-browser-'));
     for (const [name, { config, preprocessing, dims }] of Object.entries(models)) {
-      const model = createModel(config, preprocessing, 7);
+      const model = createModel(config, preprocessing, 7, config.kind === 'backbone' ? await loadBackbone(config.path) : undefined);
       nodeEmbeddings[name] = embed(model, pixels, indices.length);
       await saveModel(model, join(root, name), { config, preprocessing, embeddingDim: dims });
       model.dispose();
@@ -114,6 +123,7 @@ describe('browser: a saved model loads in Chromium and embeds as in Node', { tim
     server?.closeAllConnections();
     if (server) await new Promise((resolve) => server!.close(resolve));
     if (root) await rm(root, { recursive: true, force: true });
+    await rm(trunkDirectory, { recursive: true, force: true });
   });
 
   /** Loads `/models/<name>/model.json` in the page and embeds the test pixels; errors come back as values. */

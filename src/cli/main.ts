@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command } from 'commander';
@@ -13,6 +14,8 @@ import { checkAugmentOptions } from '../data/augment.js';
 import { embedFiles } from '../models/embed-files.js';
 import { checkModelDirectory, loadModel } from '../models/model-files.js';
 import { modelInputFormat, type CnnConfig, type MlpConfig, type ModelConfig } from '../models/model-config.js';
+import type { BackboneConfig, InputRange } from '../models/backbone.js';
+import { exportPretrained, PRETRAINED_TRUNKS } from '../models/pretrained.js';
 import type { ModelMetadata } from '../models/model-format.js';
 import { checkEmbeddingsModel, loadEmbeddingsFile, saveEmbeddingsFile, searchEmbeddingsFile } from '../gallery/embeddings-file.js';
 import { openGallery } from '../gallery/open-gallery.js';
@@ -61,6 +64,35 @@ function networkConfig(spec: string, embeddingDim: number, pooling: 'average' | 
   throw new TripletjsInputError(`unknown model '${spec}' (use mlp, mlp:512,256, cnn, cnn:32,64,128, or members joined by +)`);
 }
 
+/** The network of --backbone, with --cut-at, --freeze-up-to, --input-range, --head and --dim. */
+function backboneConfig(flags: BackboneFlags, embeddingDim: number): BackboneConfig {
+  const path = flags.backbone!;
+  if (!existsSync(path)) throw new TripletjsInputError(`--backbone ${path}: no such file (give a TensorFlow.js model.json; triplet backbone export writes one)`);
+  const head = flags.head ?? 'linear';
+  const match = /^(?:linear|mlp:(\d+(?:,\d+)*))$/.exec(head);
+  if (match === null) throw new TripletjsInputError(`--head ${head}: write linear, or mlp:WIDTHS such as mlp:512 or mlp:512,256`);
+  const widths = match[1]?.split(',').map(Number) ?? [];
+  if (widths.some((width) => width <= 0)) throw new TripletjsInputError(`--head ${head}: layer widths must be positive`);
+  return {
+    kind: 'backbone',
+    path,
+    ...(flags.cutAt ? { cutAt: flags.cutAt } : {}),
+    ...(flags.freezeUpTo ? { freezeUpTo: flags.freezeUpTo } : {}),
+    ...(flags.inputRange ? { inputRange: flags.inputRange } : {}),
+    head: widths,
+    embeddingDim,
+  };
+}
+
+/** Flags of a pretrained trunk. */
+interface BackboneFlags {
+  backbone?: string;
+  cutAt?: string;
+  freezeUpTo?: string;
+  inputRange?: InputRange;
+  head?: string;
+}
+
 /** Flags that say how to load a folder dataset. */
 interface FolderFlags {
   split?: FolderSplit;
@@ -71,7 +103,7 @@ interface FolderFlags {
   skipUnreadable?: boolean;
 }
 
-interface TrainFlags extends FolderFlags {
+interface TrainFlags extends FolderFlags, BackboneFlags {
   dataset: string;
   fold?: number;
   model: string;
@@ -133,7 +165,7 @@ async function loadAndReport(name: string, options: FolderOptions): Promise<Data
 /** Trains, then prints the test metrics of raw pixels and of the learned embedding. */
 async function runTraining(flags: TrainFlags, title: string, overwriteDefault: boolean): Promise<void> {
   // Arguments are checked before the backend and the data load, so that a typo fails at once.
-  const model = modelConfig(flags.model, flags.dim, flags.pooling);
+  const model = flags.backbone ? backboneConfig(flags, flags.dim) : modelConfig(flags.model, flags.dim, flags.pooling);
   const augment = flags.augment && checkAugmentOptions({ maxShift: flags.shift, maxScale: flags.zoom, maxRotation: flags.rotate, maxLighting: flags.lighting });
   const loadOptions = folderOptions(flags.dataset, flags);
   if (flags.resume && flags.overwrite) throw new TripletjsInputError('--resume and --overwrite exclude each other');
@@ -210,6 +242,11 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--background <#rrggbb>', 'folder datasets: the colour under transparent pixels and letterbox bars (default #ffffff)', colour)
     .option('--skip-unreadable', 'folder datasets: skip truncated, corrupt or foreign images with a warning instead of stopping')
     .option('--model <spec>', 'mlp, mlp:512,256, cnn, cnn:32,64,128, or an ensemble: mlp:512@28x23+cnn:32,64,128@56x46', (defaults.model as string) ?? 'mlp:512')
+    .option('--backbone <model.json>', 'a pretrained TensorFlow.js layers model as the trunk, under an embedding head (replaces --model; triplet backbone export writes one)')
+    .option('--cut-at <layer>', 'backbone: the layer whose output is the features (default: its last)')
+    .option('--freeze-up-to <layer>', 'backbone: layers up to this one keep their weights; all (default) or none')
+    .option('--input-range <range>', 'backbone: the range it takes inputs in: 0-1 (default), -1-1 or 0-255', oneOf<InputRange>('--input-range', ['0-1', '-1-1', '0-255']))
+    .option('--head <spec>', 'backbone: linear (default) or mlp:512 (hidden ReLU layers) before the embedding')
     .option('--dim <n>', 'embedding dimension', integer('--dim'), 64)
     .option('--pooling <kind>', 'CNN: average (global average pooling) or flatten', oneOf<'average' | 'flatten'>('--pooling', ['average', 'flatten']), (defaults.pooling as string) ?? 'average')
     .option('--resize <HxW>', 'resize images inside the model, e.g. 56x46', size, defaults.resize as [number, number] | undefined)
@@ -384,6 +421,21 @@ export function buildProgram(): Command {
     });
 
   addServingCommands(program);
+
+  program
+    .command('backbone')
+    .description('pretrained trunks that install with npm packages')
+    .command('export')
+    .description(`write a pretrained trunk as a TensorFlow.js layers model, for --backbone (${Object.keys(PRETRAINED_TRUNKS).join(', ')})`)
+    .argument('<name>', `the trunk: ${Object.keys(PRETRAINED_TRUNKS).join(', ')}`)
+    .requiredOption('--out <dir>', 'folder to write model.json and its weights to')
+    .action(async (name: string, flags: { out: string }) => {
+      const path = await exportPretrained(name, flags.out);
+      const trunk = PRETRAINED_TRUNKS[name]!;
+      process.stdout.write(
+        `${path}: ${trunk.origin}.\nIt takes ${trunk.inputSize.join(' × ')} images in ${trunk.inputRange}; for example: triplet train --backbone ${path} --cut-at ${trunk.cutAt} --freeze-up-to ${trunk.freezeUpTo} --head mlp:512\n`,
+      );
+    });
 
   program
     .command('study')

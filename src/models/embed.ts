@@ -1,17 +1,17 @@
-import { tf, type tfl } from '../tf.js';
+import { tf, tfl } from '../tf.js';
 import { require } from '../common/errors.js';
 
 /**
- * Embeds `count` images (`count × height × width × channels`) in batches and returns the
- * embeddings row-major (`count × dims`). 8-bit pixels are divided by 255; float pixels are taken
- * as already in [0, 1]. Only one batch of tensors lives at a time.
+ * Runs `model` on `count` images (`count × height × width × channels`) in batches and returns its
+ * outputs row-major (`count × dims`, an output of several axes flattened). 8-bit pixels are
+ * divided by 255; float pixels are taken as already in [0, 1]. Only one batch of tensors lives at
+ * a time; batches are as large as the model's largest activation allows (see {@link batchSizeFor}).
  */
-export function embed(model: tfl.LayersModel, images: Uint8Array | Float32Array, count: number, batchSize = 256): Float32Array {
+export function embed(model: tfl.LayersModel, images: Uint8Array | Float32Array, count: number, batchSize = batchSizeFor(model)): Float32Array {
   const inputShape = model.inputs[0]!.shape.slice(1) as number[];
   const perImage = inputShape.reduce((a, b) => a * b, 1);
   require(images.length === count * perImage, () => `expected ${count} images of ${inputShape.join('×')} (${count * perImage} values), got ${images.length}`);
-  const outputShape = model.outputs[0]!.shape;
-  const dims = outputShape[outputShape.length - 1]!;
+  const dims = (model.outputs[0]!.shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
   const out = new Float32Array(count * dims);
   for (let start = 0; start < count; start += batchSize) {
     const size = Math.min(batchSize, count - start);
@@ -24,4 +24,21 @@ export function embed(model: tfl.LayersModel, images: Uint8Array | Float32Array,
     out.set(values, start * dims);
   }
   return out;
+}
+
+/** Values of activations one batch may hold at its largest layer (a pretrained trunk at 224 × 224 takes far fewer images at once than a small network). */
+const ACTIVATION_BUDGET = 1 << 25;
+
+/** Images per batch: 256, or fewer, so that the model's largest activation over a batch stays within a fixed budget. */
+export function batchSizeFor(model: tfl.LayersModel): number {
+  const size = (shape: tfl.Shape): number => shape.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
+  const largest = (m: tfl.LayersModel): number =>
+    Math.max(
+      ...m.layers.map((layer) => {
+        if (layer instanceof tfl.LayersModel) return largest(layer);
+        const shapes = (Array.isArray(layer.outputShape[0]) ? layer.outputShape : [layer.outputShape]) as tfl.Shape[];
+        return Math.max(...shapes.map(size));
+      }),
+    );
+  return Math.max(1, Math.min(256, Math.floor(ACTIVATION_BUDGET / largest(model))));
 }

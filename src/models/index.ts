@@ -10,6 +10,9 @@ export {
   type EnsembleMember,
   type Preprocessing,
 } from './model-config.js';
+export { backboneNetwork, trainingStages, FROZEN_STAGE, TRAINED_STAGE, type BackboneConfig, type InputRange } from './backbone.js';
+export { loadBackbone } from './backbone-file.js';
+export { exportPretrained, PRETRAINED_TRUNKS, type PretrainedTrunk } from './pretrained.js';
 export { L2Normalize } from './l2-normalize-layer.js';
 export { saveModel, loadModel, checkModelDirectory, MODEL_FILES, type ModelMetadata, type LoadedModel } from './model-files.js';
 export { modelFingerprint, type DatasetRecord, type VerificationRecord } from './model-format.js';

@@ -2,6 +2,7 @@ import { tfl } from '../tf.js';
 import { require, requireNumber } from '../common/errors.js';
 import { L2Normalize } from './l2-normalize-layer.js';
 import { Resize } from './resize-layer.js';
+import { backboneNetwork, type BackboneConfig } from './backbone.js';
 import { DEFAULT_FITTING, type ImageFitting, type ImageFormat } from '../data/image-format.js';
 
 /** A multilayer perceptron on the flattened image. */
@@ -46,11 +47,11 @@ export interface EnsembleConfig {
 }
 
 /** Which network maps an image to its embedding. */
-export type ModelConfig = MlpConfig | CnnConfig | EnsembleConfig;
+export type ModelConfig = MlpConfig | CnnConfig | EnsembleConfig | BackboneConfig;
 
 /** Embedding dimension of each independently trained part of `config`: one entry, or one per ensemble member. */
 export function memberDimensions(config: ModelConfig): number[] {
-  const members = config.kind === 'ensemble' ? config.members.map((member) => member.network) : [config];
+  const members: ReadonlyArray<{ embeddingDim?: number }> = config.kind === 'ensemble' ? config.members.map((member) => member.network) : [config];
   return members.map((network) => requireNumber('embeddingDim', network.embeddingDim ?? 64, { integer: true, min: 1 }));
 }
 
@@ -83,9 +84,10 @@ export function modelInputFormat(preprocessing: Preprocessing): ImageFormat & { 
  * one L2-normalised embedding out. Resizing, if asked, is a layer of the model itself, so a saved
  * model takes the dataset's image size in Node and in the browser.
  *
- * Weights are initialised from `seed`, so the same seed gives the same network.
+ * Weights are initialised from `seed`, so the same seed gives the same network; a backbone's
+ * trunk comes with its weights (`trunk`, read by `loadBackbone`).
  */
-export function createModel(config: ModelConfig, preprocessing: Preprocessing, seed: number): tfl.LayersModel {
+export function createModel(config: ModelConfig, preprocessing: Preprocessing, seed: number, trunk?: tfl.LayersModel): tfl.LayersModel {
   const [height, width, channels] = preprocessing.inputShape;
   for (const [name, value] of [['height', height], ['width', width], ['channels', channels]] as const) {
     requireNumber(`input ${name}`, value, { integer: true, min: 1 });
@@ -96,6 +98,10 @@ export function createModel(config: ModelConfig, preprocessing: Preprocessing, s
   // The input layer fixes the image size the saved model takes.
   const input = tfl.input({ shape: [height, width, channels] });
   const images = resized(input, preprocessing.resizeTo);
+  if (config.kind === 'backbone') {
+    require(trunk !== undefined, 'a backbone model needs its trunk: read it with loadBackbone(config.path)');
+    return tfl.model({ inputs: input, outputs: backboneNetwork(config, trunk, images, nextSeed) });
+  }
   if (config.kind !== 'ensemble') return tfl.model({ inputs: input, outputs: embeddingNetwork(config, images, nextSeed) });
   require(Array.isArray(config.members) && config.members.length >= 2, 'an ensemble needs at least two members');
   const embeddings = config.members.map((member) => embeddingNetwork(member.network, resized(images, member.resizeTo), nextSeed));
@@ -122,7 +128,7 @@ function embeddingNetwork(config: MlpConfig | CnnConfig, images: tfl.SymbolicTen
       layers.push(tfl.layers.dense({ units, activation: 'relu', kernelInitializer: initializer() }));
     }
   } else {
-    require(config.kind === 'cnn', () => `unknown model kind '${(config as { kind: string }).kind}' (expected mlp, cnn or ensemble)`);
+    require(config.kind === 'cnn', () => `unknown model kind '${(config as { kind: string }).kind}' (expected mlp, cnn, ensemble or backbone)`);
     for (const filters of config.filters ?? [32, 64, 128]) {
       requireNumber('CNN filters', filters, { integer: true, min: 1 });
       layers.push(tfl.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: initializer() }));

@@ -4,8 +4,11 @@ import { tf, type tfl } from '../tf.js';
 import { require, requireNumber, TripletjsInputError } from '../common/errors.js';
 import { SeededRandom } from '../common/random.js';
 import type { Dataset, DatasetSplit, EvaluationProtocol } from '../data/dataset.js';
-import { augmentBatch, checkAugmentOptions, toInputs, type AugmentOptions } from '../data/augment.js';
+import { checkAugmentOptions, type AugmentOptions } from '../data/augment.js';
 import { DEFAULT_FITTING } from '../data/image-format.js';
+import { trainingStages } from '../models/backbone.js';
+import { StepInputs } from './step-inputs.js';
+import { loadBackbone } from '../models/backbone-file.js';
 import { createModel, embeddingDimension, memberDimensions, type ModelConfig, type Preprocessing } from '../models/model-config.js';
 import { saveModel, type ModelMetadata } from '../models/model-files.js';
 import type { VerificationRecord } from '../models/model-format.js';
@@ -64,6 +67,12 @@ export interface TrainOptions {
   readonly keepBest?: boolean;
   /** Evaluate the test split once, at the end (default true; off for runs that only choose on validation). */
   readonly evaluateTest?: boolean;
+  /**
+   * For a model on a frozen trunk part: compute the frozen stage's outputs once for every
+   * training image and train the rest on them (default true; without augmentation only, as an
+   * augmented image differs every epoch).
+   */
+  readonly cacheFrozenFeatures?: boolean;
   /** At most this many steps per epoch (default: the sampler's full epoch). */
   readonly stepsPerEpoch?: number;
   /** Where checkpoints (every epoch), the JSON-lines log and the final model go. */
@@ -179,7 +188,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (best) [bestWeights, bestValidation] = [best.weights, best.best.validation];
       }
     }
-    model ??= createModel(settings.model, preprocessing, seed);
+    model ??= createModel(settings.model, preprocessing, seed, settings.model.kind === 'backbone' ? await loadBackbone(settings.model.path) : undefined);
+    const stages = trainingStages(model);
+    const stepInputs = StepInputs.create(dataset, settings.augment, stages.frozen, settings.cacheFrozenFeatures, split.train);
     for (const message of warningsOf(settings, split, dataset)) await emit({ type: 'warning', message });
     await emit({ type: 'start', startEpoch: state.epoch, epochs, stepsPerEpoch, batchSize: sampler.batchSize, p: settings.p, k: settings.k, ...(resumedFrom ? { resumedFrom } : {}) });
 
@@ -188,7 +199,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     for (let epoch = state.epoch; epoch < epochs; epoch++) {
       const epochStarted = performance.now();
       const { meanLoss, meanActiveFraction } = await trainEpoch(
-        { model, optimizer, loss, members, settings, dataset, split, emit, checkpoints },
+        { trained: stages.trained, stepInputs, optimizer, loss, members, settings, dataset, split, emit, checkpoints },
         sampler.epoch(epoch).slice(0, stepsPerEpoch),
         epoch,
         state,
@@ -283,7 +294,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
 /** What every step of a run uses. */
 interface RunContext {
-  readonly model: tfl.LayersModel;
+  /** The part of the model the steps train (the whole model, or the stage above a frozen trunk part). */
+  readonly trained: tfl.LayersModel;
+  readonly stepInputs: StepInputs;
   readonly optimizer: tf.Optimizer;
   readonly loss: ReturnType<typeof makeLoss>;
   /** Embedding dimension of each independently trained member (one entry for a single network). */
@@ -297,12 +310,11 @@ interface RunContext {
 
 /** One epoch of steps over `batches` (positions in the training part); returns its mean loss and mean fraction of active tuples. */
 async function trainEpoch(
-  { model, optimizer, loss, members, settings, dataset, split, emit, checkpoints }: RunContext,
+  { trained, stepInputs, optimizer, loss, members, settings, split, dataset, emit, checkpoints }: RunContext,
   batches: ArrayLike<number>[],
   epoch: number,
   state: TrainingState,
 ): Promise<{ meanLoss: number; meanActiveFraction: number }> {
-  const { height, width, channels } = dataset.shape;
   const learningRate = learningRateAt(settings.schedule, settings.learningRate, epoch, settings.epochs, settings.warmupEpochs);
   setLearningRate(optimizer, learningRate);
   // Fresh per-epoch random sources: a resumed run draws exactly what the full run drew.
@@ -314,7 +326,6 @@ async function trainEpoch(
     const stepStarted = performance.now();
     const indices = Int32Array.from(batches[step]!, (b: number) => split.train[b]!);
     const labels = Int32Array.from(indices, (i) => dataset.labels[i]!);
-    const pixels = settings.augment === false ? toInputs(dataset, indices) : augmentBatch(dataset, indices, random, settings.augment);
     let tuples = 0;
     let active = 0;
     let valid = 0;
@@ -322,9 +333,9 @@ async function trainEpoch(
     // a zero loss: tfjs keeps tensors for the backward pass that only it releases.
     let failure: unknown;
     let value = tf.tidy(() => {
-      const inputs = tf.tensor4d(pixels, [indices.length, height, width, channels]);
+      const inputs = stepInputs.batch(indices, random);
       const { value: cost, grads } = optimizer.computeGradients(() => {
-        const embeddings = model.apply(inputs, { training: true }) as tf.Tensor2D;
+        const embeddings = trained.apply(inputs, { training: true }) as tf.Tensor2D;
         try {
           // An ensemble's members each learn from their own loss; the step minimises their mean.
           const outputs = members.length === 1 ? [embeddings] : memberEmbeddings(embeddings, members);
@@ -450,6 +461,7 @@ function resolve(options: TrainOptions, trainClasses: number): Settings {
     earlyStopPatience: options.earlyStopPatience,
     keepBest: options.keepBest ?? true,
     evaluateTest: options.evaluateTest ?? true,
+    cacheFrozenFeatures: options.cacheFrozenFeatures ?? true,
     stepsPerEpoch: options.stepsPerEpoch,
     outDir: options.outDir,
     resume: options.resume ?? false,
@@ -465,7 +477,8 @@ const DEFAULT_P = 16;
 
 /** The settings that decide what a run computes, as recorded in the model's metadata and compared on resume. */
 function trainingRecord(settings: Settings, fold: number | undefined): Record<string, unknown> {
-  const { outDir: _outDir, resume: _resume, overwrite: _overwrite, ...rest } = settings;
+  // Where the run writes, and whether a frozen stage's outputs are kept, change nothing it computes.
+  const { outDir: _outDir, resume: _resume, overwrite: _overwrite, cacheFrozenFeatures: _cache, ...rest } = settings;
   return { ...rest, fold: fold ?? null };
 }
 

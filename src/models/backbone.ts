@@ -1,0 +1,149 @@
+import { tfl } from '../tf.js';
+import { require, requireNumber } from '../common/errors.js';
+import { L2Normalize } from './l2-normalize-layer.js';
+import { Resize } from './resize-layer.js';
+
+/** The input range a pretrained trunk was trained on: tripletjs's inputs are pixels / 255, in 0–1. */
+export type InputRange = '0-1' | '-1-1' | '0-255';
+
+/**
+ * A pretrained TensorFlow.js layers model as the trunk, cut at a layer, partly or wholly frozen,
+ * under a small embedding head trained with the metric loss (pytorch-metric-learning's trunk +
+ * embedder). The images are brought to the trunk's input (grey repeated into RGB, resized, scaled
+ * to its range) inside the model, so the saved model embeds raw images end to end.
+ */
+export interface BackboneConfig {
+  readonly kind: 'backbone';
+  /** The trunk's `model.json` (weights beside it), read when the network is built; recorded, not needed afterwards. */
+  readonly path: string;
+  /** The trunk layer whose output is the features (default: the trunk's last layer). */
+  readonly cutAt?: string;
+  /**
+   * Trunk layers up to and including this one keep their pretrained weights, and their batch
+   * normalisation its statistics; the layers above it train. `'all'` (the default) freezes the
+   * whole trunk, `'none'` fine-tunes all of it. Nothing above it may read a tensor from below it
+   * (freeze at a block boundary).
+   */
+  readonly freezeUpTo?: string;
+  /** The range the trunk expects its inputs in (default `'0-1'`). */
+  readonly inputRange?: InputRange;
+  /** Widths of the head's hidden ReLU layers; none (the default) is a linear head. */
+  readonly head?: readonly number[];
+  /** Embedding dimension (default 64). */
+  readonly embeddingDim?: number;
+}
+
+const RANGES: Readonly<Record<InputRange, { scale: number; offset: number }>> = {
+  '0-1': { scale: 1, offset: 0 },
+  '-1-1': { scale: 2, offset: -1 },
+  '0-255': { scale: 255, offset: 0 },
+};
+
+/** Names of the two stages of a model built on a partly or wholly frozen trunk (see {@link trainingStages}). */
+export const FROZEN_STAGE = 'frozen_stage';
+export const TRAINED_STAGE = 'trained_stage';
+
+/**
+ * The embedding network on `trunk` (see {@link BackboneConfig}) from `images` (pixels / 255).
+ *
+ * With a frozen part, the network is two nested models applied in turn: {@link FROZEN_STAGE}
+ * (the input brought to the trunk's, then the trunk up to `freezeUpTo`, nothing trainable) and
+ * {@link TRAINED_STAGE} (the trunk from there up to `cutAt`, pooling, the head). The trainer runs
+ * the frozen stage outside the gradient tape (its activations are not kept for a backward pass)
+ * and can cache its output; the saved model is still one model that embeds raw images. The
+ * trunk's layers are shared, not copied: build one network per loaded trunk.
+ */
+export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel, images: tfl.SymbolicTensor, nextSeed: () => number): tfl.SymbolicTensor {
+  const embeddingDim = requireNumber('embeddingDim', config.embeddingDim ?? 64, { integer: true, min: 1 });
+  const range = RANGES[config.inputRange ?? '0-1'];
+  require(range !== undefined, () => `unknown input range '${config.inputRange}' (expected ${Object.keys(RANGES).join(', ')})`);
+  const names = trunk.layers.map((layer) => layer.name);
+  const layerNamed = (name: string, what: string): number => {
+    const index = names.indexOf(name);
+    require(index >= 0, () => `${what}: the backbone has no layer '${name}' (its layers: ${names.slice(0, 3).join(', ')} … ${names.slice(-3).join(', ')})`);
+    return index;
+  };
+  const cutIndex = config.cutAt === undefined ? names.length - 1 : layerNamed(config.cutAt, 'cutAt');
+  const freezeUpTo = config.freezeUpTo ?? 'all';
+  const lastFrozen = freezeUpTo === 'all' ? cutIndex : freezeUpTo === 'none' ? -1 : Math.min(cutIndex, layerNamed(freezeUpTo, 'freezeUpTo'));
+  const cut = trunk.layers[cutIndex]!;
+  // The layers above the cut (the trunk's own classifier) are not used: free their weights.
+  for (const layer of trunk.layers.slice(cutIndex + 1)) layer.dispose();
+
+  const [, height, width, channels] = trunk.inputs[0]!.shape as number[];
+  const given = images.shape as number[];
+  require(channels === 3 || channels === given[3], () => `the backbone takes ${channels} channels and the images have ${given[3]}`);
+  /** The images brought to the trunk's input: grey repeated into RGB, resized, scaled to its range. */
+  const toTrunkInput = (x: tfl.SymbolicTensor): tfl.SymbolicTensor => {
+    if (given[3] === 1 && channels === 3) x = tfl.layers.concatenate({ axis: -1 }).apply([x, x, x]) as tfl.SymbolicTensor;
+    if (height !== given[1] || width !== given[2]) x = new Resize({ height: height!, width: width! }).apply(x) as tfl.SymbolicTensor;
+    if (range.scale !== 1 || range.offset !== 0) x = tfl.layers.rescaling({ scale: range.scale, offset: range.offset }).apply(x) as tfl.SymbolicTensor;
+    return x;
+  };
+  /** The head on trunk features: pooled to a vector, hidden ReLU layers, the embedding, normalised. */
+  const head = (x: tfl.SymbolicTensor): tfl.SymbolicTensor => {
+    if (x.shape.length === 4) x = tfl.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
+    else if (x.shape.length !== 2) x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
+    for (const units of config.head ?? []) {
+      requireNumber('head layer width', units, { integer: true, min: 1 });
+      x = tfl.layers.dense({ units, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }) }).apply(x) as tfl.SymbolicTensor;
+    }
+    x = tfl.layers.dense({ units: embeddingDim, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }) }).apply(x) as tfl.SymbolicTensor;
+    return new L2Normalize({}).apply(x) as tfl.SymbolicTensor;
+  };
+
+  if (lastFrozen < 0) {
+    const features = tfl.model({ inputs: trunk.inputs, outputs: cut.output as tfl.SymbolicTensor, name: 'trunk' });
+    return head(features.apply(toTrunkInput(images)) as tfl.SymbolicTensor);
+  }
+  const boundary = trunk.layers[lastFrozen]!;
+  const frozenInput = tfl.input({ shape: given.slice(1) });
+  const prefix = tfl.model({ inputs: trunk.inputs, outputs: boundary.output as tfl.SymbolicTensor, name: 'frozen_trunk' });
+  const frozen = tfl.model({ inputs: frozenInput, outputs: prefix.apply(toTrunkInput(frozenInput)) as tfl.SymbolicTensor, name: FROZEN_STAGE });
+  frozen.trainable = false;
+  const trainedInput = tfl.input({ shape: (boundary.output as tfl.SymbolicTensor).shape.slice(1) as number[] });
+  const rest = reapplyAbove(trunk, boundary.output as tfl.SymbolicTensor, cut.output as tfl.SymbolicTensor, trainedInput);
+  const trained = tfl.model({ inputs: trainedInput, outputs: head(rest), name: TRAINED_STAGE });
+  return trained.apply(frozen.apply(images)) as tfl.SymbolicTensor;
+}
+
+/**
+ * The trunk's layers between `from` and `to` applied again, to `input` in place of `from` (their
+ * weights shared): the part of a trunk above its frozen layers. Refused when a layer above reads a
+ * tensor from below `from` (a skip connection across it): freeze at a block boundary then.
+ */
+function reapplyAbove(trunk: tfl.LayersModel, from: tfl.SymbolicTensor, to: tfl.SymbolicTensor, input: tfl.SymbolicTensor): tfl.SymbolicTensor {
+  const mapped = new Map<number, tfl.SymbolicTensor>([[from.id, input]]);
+  const above = new Set<number>([from.id]);
+  for (const layer of trunk.layers) {
+    if (mapped.has(to.id)) break;
+    // The layer's first node is its place in the trunk's own graph.
+    const node = layer.inboundNodes[0]!;
+    const reads = node.inputTensors.map((tensor) => above.has(tensor.id));
+    if (!reads.some(Boolean) || node.outputTensors.every((tensor) => mapped.has(tensor.id))) continue;
+    const across = node.inputTensors.find((_, i) => !reads[i]);
+    require(across === undefined, () => `the trunk's layer '${layer.name}' above the frozen part also reads '${across!.name}' from below it: freeze up to a block boundary`);
+    const inputs = node.inputTensors.map((tensor) => mapped.get(tensor.id)!);
+    const outputs = [layer.apply(inputs.length === 1 ? inputs[0]! : inputs, node.callArgs ?? {})].flat() as tfl.SymbolicTensor[];
+    // Each use counts a reference; the trunk's own graph is dropped, so drop its (the weights stay).
+    layer.dispose();
+    node.outputTensors.forEach((tensor, i) => {
+      mapped.set(tensor.id, outputs[i]!);
+      above.add(tensor.id);
+    });
+  }
+  const output = mapped.get(to.id);
+  require(output !== undefined, 'the cut layer is not above the frozen layers');
+  return output;
+}
+
+/**
+ * The stages of a model to train: a model built on a frozen trunk part has a frozen stage (run
+ * outside the gradient tape, its output cacheable) and a trained stage; any other model is one
+ * trained stage.
+ */
+export function trainingStages(model: tfl.LayersModel): { frozen?: tfl.LayersModel; trained: tfl.LayersModel } {
+  const names = new Set(model.layers.map((layer) => layer.name));
+  if (!names.has(FROZEN_STAGE) || !names.has(TRAINED_STAGE)) return { trained: model };
+  return { frozen: model.getLayer(FROZEN_STAGE) as tfl.LayersModel, trained: model.getLayer(TRAINED_STAGE) as tfl.LayersModel };
+}
