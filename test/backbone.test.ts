@@ -92,17 +92,17 @@ describe('a trunk under an embedding head', () => {
     await assert.rejects(async () => createModel(config({ cutAt: 'block_99' }), preprocessing, 1, await loadBackbone(trunkPath)), /cutAt: the backbone has no layer 'block_99'/);
   });
 
-  it('fine-tuned above a block boundary: the blocks above train (depthwise gradients included), those below keep their weights; saved, it loads and embeds the same', async () => {
+  it('fine-tuned above a block boundary: the blocks above train (depthwise gradients included, though the file marks them not trainable), those below keep their weights; saved, it loads and embeds the same', async () => {
     const tensorsBefore = tf.memory().numTensors;
     const trunk = await loadBackbone(trunkPath);
-    const below = weightValues(trunk, 'block_9_depthwise/depthwise_kernel').slice();
-    const above = weightValues(trunk, 'block_12_depthwise/depthwise_kernel').slice();
-    const bnBelow = weightValues(trunk, 'block_9_expand_BN/moving_mean').slice();
+    const below = weightValues(trunk, 'block_5_depthwise/depthwise_kernel').slice();
+    const above = weightValues(trunk, 'block_7_depthwise/depthwise_kernel').slice();
+    const bnBelow = weightValues(trunk, 'block_5_expand_BN/moving_mean').slice();
     trunk.dispose();
     const out = join(directory, 'fine-tuned');
     const result = await train({
       dataset: faces,
-      model: config({ cutAt: 'block_13_expand_relu', freezeUpTo: 'block_10_project_BN' }),
+      model: config({ cutAt: 'block_8_project_BN', freezeUpTo: 'block_6_project_BN' }),
       p: 4,
       k: 2,
       epochs: 1,
@@ -112,9 +112,11 @@ describe('a trunk under an embedding head', () => {
       outDir: out,
     });
     const { frozen, trained } = trainingStages(result.model);
-    assert.deepEqual(weightValues(frozen!, 'block_9_depthwise/depthwise_kernel'), below, 'frozen weights are unchanged');
-    assert.deepEqual(weightValues(frozen!, 'block_9_expand_BN/moving_mean'), bnBelow, 'frozen statistics are unchanged');
-    const tuned = weightValues(trained, 'block_12_depthwise/depthwise_kernel');
+    // Blocks 7 and 8 (9 weights each) and the head's two dense layers.
+    assert.equal(result.model.trainableWeights.length, 2 * 9 + 4);
+    assert.deepEqual(weightValues(frozen!, 'block_5_depthwise/depthwise_kernel'), below, 'frozen weights are unchanged');
+    assert.deepEqual(weightValues(frozen!, 'block_5_expand_BN/moving_mean'), bnBelow, 'frozen statistics are unchanged');
+    const tuned = weightValues(trained, 'block_7_depthwise/depthwise_kernel');
     assert.ok(tuned.some((v, i) => v !== above[i]), 'the depthwise kernel above the freeze point moved');
     const sample = faces.images.subarray(0, 3 * 112 * 92);
     const expected = embed(result.model, sample, 3);

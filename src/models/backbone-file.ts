@@ -29,11 +29,24 @@ export async function loadBackbone(path: string): Promise<tfl.LayersModel> {
       );
     }
   }
+  // The file's trainable flags belong to the trunk's own training (nsfwjs's MobileNetV2 marks its
+  // ImageNet blocks not trainable); what trains here is decided by freezeUpTo. A layer built as not
+  // trainable would keep its weights out of the trainable ones for good, so every layer is built trainable.
+  markTrainable(json.modelTopology);
   const weightData = Buffer.concat(shards);
   const weightSpecs = json.weightsManifest.flatMap((group) => group.weights);
   try {
     return await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs, weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength) }));
   } catch (error) {
     throw new TripletjsInputError(`the backbone ${path} could not be loaded: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+function markTrainable(node: unknown): void {
+  if (Array.isArray(node)) node.forEach(markTrainable);
+  else if (node !== null && typeof node === 'object') {
+    const record = node as Record<string, unknown>;
+    if (typeof record.trainable === 'boolean') record.trainable = true;
+    Object.values(record).forEach(markTrainable);
   }
 }
