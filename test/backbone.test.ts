@@ -80,7 +80,7 @@ describe('a trunk under an embedding head', () => {
     assert.ok(frozen && trained);
     assert.deepEqual(model.layers.slice(1).map((layer) => layer.name), [FROZEN_STAGE, TRAINED_STAGE]);
     assert.equal(model.trainableWeights.length, 4, 'the kernels and biases of the head\'s two dense layers, nothing of the trunk');
-    assert.ok(model.trainableWeights.every((w) => /^dense/.test(w.originalName)));
+    assert.ok(model.trainableWeights.every((w) => /^head_/.test(w.originalName)));
     assert.deepEqual(weightValues(frozen, 'block_5_expand/kernel'), pretrained);
     assert.ok(!frozen.layers.some((layer) => layer.name === 'block_11_expand') && !(frozen.getLayer('frozen_trunk') as tfl.LayersModel).layers.some((l) => l.name === 'block_11_expand'), 'nothing above the cut');
     assert.deepEqual(frozen.outputs[0]!.shape, [null, 14, 14, 96]);
@@ -127,6 +127,34 @@ describe('a trunk under an embedding head', () => {
     loaded.model.dispose();
     result.model.dispose();
     assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor left behind');
+  });
+
+  it('a trunk learning rate of its own: the trunk\'s trained layers follow it, the head follows the run\'s', async () => {
+    const trunk = await loadBackbone(trunkPath);
+    const before = weightValues(trunk, 'block_7_depthwise/depthwise_kernel').slice();
+    // The head train() starts from: the same config and seed (0) build the same one.
+    const initial = createModel(config({ cutAt: 'block_8_project_BN', freezeUpTo: 'block_6_project_BN' }), preprocessing, 0, trunk);
+    const headBefore = weightValues(initial, 'head_embedding/kernel').slice();
+    initial.dispose();
+    const result = await train({
+      dataset: faces,
+      model: config({ cutAt: 'block_8_project_BN', freezeUpTo: 'block_6_project_BN' }),
+      p: 4,
+      k: 2,
+      epochs: 1,
+      stepsPerEpoch: 2,
+      learningRate: 1e-3,
+      trunkLearningRate: 1e-8,
+      evaluateTest: false,
+      keepBest: false,
+    });
+    const { trained } = trainingStages(result.model);
+    const moved = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+    // Adam moves each weight by about the learning rate per step: two steps.
+    assert.ok(moved(weightValues(trained, 'block_7_depthwise/depthwise_kernel'), before) < 1e-7, 'the trunk barely moves');
+    assert.ok(moved(weightValues(trained, 'head_embedding/kernel'), headBefore) > 1e-4, 'the head moves');
+    result.model.dispose();
+    await assert.rejects(train({ dataset: faces, model: { kind: 'mlp' }, trunkLearningRate: 1e-4, epochs: 1 }), /a trunk learning rate \(--trunk-lr\) is for a model on a pretrained trunk/);
   });
 
   it('the CLI: --backbone with its options; bad ones are one line', () => {

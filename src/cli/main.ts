@@ -87,6 +87,7 @@ function backboneConfig(flags: BackboneFlags, embeddingDim: number): BackboneCon
 /** Flags of a pretrained trunk. */
 interface BackboneFlags {
   backbone?: string;
+  trunkLr?: number;
   cutAt?: string;
   freezeUpTo?: string;
   inputRange?: InputRange;
@@ -188,6 +189,7 @@ async function runTraining(flags: TrainFlags, title: string, overwriteDefault: b
     k: flags.k,
     optimizer: flags.optimizer,
     learningRate: flags.lr,
+    ...(flags.trunkLr !== undefined ? { trunkLearningRate: flags.trunkLr } : {}),
     schedule: flags.schedule,
     ...(flags.warmup !== undefined ? { warmupEpochs: flags.warmup } : {}),
     seed: flags.seed,
@@ -247,6 +249,7 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--freeze-up-to <layer>', 'backbone: layers up to this one keep their weights; all (default) or none')
     .option('--input-range <range>', 'backbone: the range it takes inputs in: 0-1 (default), -1-1 or 0-255', oneOf<InputRange>('--input-range', ['0-1', '-1-1', '0-255']))
     .option('--head <spec>', 'backbone: linear (default) or mlp:512 (hidden ReLU layers) before the embedding')
+    .option('--trunk-lr <rate>', "backbone: the learning rate of the trunk's trained layers (default: --lr's)", number('--trunk-lr'))
     .option('--dim <n>', 'embedding dimension', integer('--dim'), 64)
     .option('--pooling <kind>', 'CNN: average (global average pooling) or flatten', oneOf<'average' | 'flatten'>('--pooling', ['average', 'flatten']), (defaults.pooling as string) ?? 'average')
     .option('--resize <HxW>', 'resize images inside the model, e.g. 56x46', size, defaults.resize as [number, number] | undefined)

@@ -39,6 +39,9 @@ const RANGES: Readonly<Record<InputRange, { scale: number; offset: number }>> = 
   '0-255': { scale: 255, offset: 0 },
 };
 
+/** The head's layers are named so, which tells them from the trunk's in a saved model (a trunk learning rate applies to the others). */
+export const HEAD_PREFIX = 'head_';
+
 /** Names of the two stages of a model built on a partly or wholly frozen trunk (see {@link trainingStages}). */
 export const FROZEN_STAGE = 'frozen_stage';
 export const TRAINED_STAGE = 'trained_stage';
@@ -84,11 +87,11 @@ export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel, 
   const head = (x: tfl.SymbolicTensor): tfl.SymbolicTensor => {
     if (x.shape.length === 4) x = tfl.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
     else if (x.shape.length !== 2) x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
-    for (const units of config.head ?? []) {
+    for (const [i, units] of (config.head ?? []).entries()) {
       requireNumber('head layer width', units, { integer: true, min: 1 });
-      x = tfl.layers.dense({ units, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }) }).apply(x) as tfl.SymbolicTensor;
+      x = tfl.layers.dense({ name: `${HEAD_PREFIX}hidden_${i}`, units, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }) }).apply(x) as tfl.SymbolicTensor;
     }
-    x = tfl.layers.dense({ units: embeddingDim, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }) }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.dense({ name: `${HEAD_PREFIX}embedding`, units: embeddingDim, kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }) }).apply(x) as tfl.SymbolicTensor;
     return new L2Normalize({}).apply(x) as tfl.SymbolicTensor;
   };
 
@@ -146,4 +149,9 @@ export function trainingStages(model: tfl.LayersModel): { frozen?: tfl.LayersMod
   const names = new Set(model.layers.map((layer) => layer.name));
   if (!names.has(FROZEN_STAGE) || !names.has(TRAINED_STAGE)) return { trained: model };
   return { frozen: model.getLayer(FROZEN_STAGE) as tfl.LayersModel, trained: model.getLayer(TRAINED_STAGE) as tfl.LayersModel };
+}
+
+/** Names of the trainable weights of `model` that belong to its trunk (not to the head). */
+export function trunkWeightNames(model: tfl.LayersModel): string[] {
+  return model.trainableWeights.filter((weight) => !weight.originalName.startsWith(HEAD_PREFIX)).map((weight) => weight.name);
 }

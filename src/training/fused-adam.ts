@@ -15,12 +15,21 @@ interface AdamState {
  * `getWeights`/`setWeights` (checkpoints) and `setLearningRate` behave as with `tf.train.adam`.
  */
 export class FusedAdam extends tf.AdamOptimizer {
+  /** Factors of the learning rate for some variables, by name (a pretrained trunk learning slower than its head). */
+  private scales = new Map<string, number>();
+
   constructor(learningRate: number, beta1 = 0.9, beta2 = 0.999, epsilon?: number) {
     super(learningRate, beta1, beta2, epsilon);
   }
 
+  /** Multiplies the learning rate of the named variables by their factor (the others keep it). */
+  setLearningRateScales(scales: ReadonlyMap<string, number>): void {
+    this.scales = new Map(scales);
+  }
+
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
     if (tf.getBackend() !== 'wasm' || tf.getKernel(ADAM_UPDATE, 'wasm') === undefined) {
+      if ([...this.scales.values()].some((scale) => scale !== 1)) throw new Error('tripletjs: per-variable learning rates need the wasm backend');
       super.applyGradients(variableGradients);
       return;
     }
@@ -46,7 +55,9 @@ export class FusedAdam extends tf.AdamOptimizer {
         const first = state.accumulatedFirstMoment[i]!.variable;
         const second = state.accumulatedSecondMoment[i]!.variable;
         const inputs = { value, m: first, v: second, gradient };
-        const [newValue, newFirst, newSecond] = tf.engine().runKernel(ADAM_UPDATE, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        const scale = this.scales.get(name) ?? 1;
+        const own = scale === 1 ? attrs : { ...attrs, learningRate: attrs.learningRate * scale };
+        const [newValue, newFirst, newSecond] = tf.engine().runKernel(ADAM_UPDATE, inputs, own as unknown as tf.NamedAttrMap) as tf.Tensor[];
         first.assign(newFirst!);
         second.assign(newSecond!);
         value.assign(newValue!);

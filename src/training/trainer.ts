@@ -6,7 +6,7 @@ import { SeededRandom } from '../common/random.js';
 import type { Dataset, DatasetSplit, EvaluationProtocol } from '../data/dataset.js';
 import { checkAugmentOptions, type AugmentOptions } from '../data/augment.js';
 import { DEFAULT_FITTING } from '../data/image-format.js';
-import { trainingStages } from '../models/backbone.js';
+import { trainingStages, trunkWeightNames } from '../models/backbone.js';
 import { StepInputs } from './step-inputs.js';
 import { loadBackbone } from '../models/backbone-file.js';
 import { createModel, embeddingDimension, memberDimensions, type ModelConfig, type Preprocessing } from '../models/model-config.js';
@@ -45,6 +45,11 @@ export interface TrainOptions {
   readonly optimizer?: 'adam' | 'sgd';
   /** Default 1e-3 (Adam) or 1e-2 (SGD). */
   readonly learningRate?: number;
+  /**
+   * For a model on a pretrained trunk: the learning rate of the trunk's trained layers, following
+   * the same schedule (default: `learningRate`, as the head's). Adam only.
+   */
+  readonly trunkLearningRate?: number;
   /** Default `cosine`. */
   readonly schedule?: ScheduleName;
   /** Epochs of linear warm-up to the learning rate before the schedule starts (default 0). */
@@ -190,6 +195,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     model ??= createModel(settings.model, preprocessing, seed, settings.model.kind === 'backbone' ? await loadBackbone(settings.model.path) : undefined);
     const stages = trainingStages(model);
+    if (settings.trunkLearningRate !== settings.learningRate && optimizer instanceof FusedAdam) {
+      const scale = settings.trunkLearningRate / settings.learningRate;
+      optimizer.setLearningRateScales(new Map(trunkWeightNames(stages.trained).map((name) => [name, scale])));
+    }
     const stepInputs = StepInputs.create(dataset, settings.augment, stages.frozen, settings.cacheFrozenFeatures, split.train);
     for (const message of warningsOf(settings, split, dataset)) await emit({ type: 'warning', message });
     await emit({ type: 'start', startEpoch: state.epoch, epochs, stepsPerEpoch, batchSize: sampler.batchSize, p: settings.p, k: settings.k, ...(resumedFrom ? { resumedFrom } : {}) });
@@ -453,6 +462,7 @@ function resolve(options: TrainOptions, trainClasses: number): Settings {
     k: options.k ?? 4,
     optimizer,
     learningRate: requireNumber('learning rate', options.learningRate ?? (optimizer === 'adam' ? 1e-3 : 1e-2), { min: 0, exclusiveMin: true }),
+    trunkLearningRate: requireNumber('trunk learning rate', options.trunkLearningRate ?? options.learningRate ?? (optimizer === 'adam' ? 1e-3 : 1e-2), { min: 0, exclusiveMin: true }),
     schedule: options.schedule ?? 'cosine',
     warmupEpochs: requireNumber('warmupEpochs', options.warmupEpochs ?? 0, { integer: true, min: 0 }),
     seed: requireNumber('seed', options.seed ?? 0, { integer: true }),
@@ -467,6 +477,10 @@ function resolve(options: TrainOptions, trainClasses: number): Settings {
     resume: options.resume ?? false,
     overwrite: options.overwrite ?? false,
   };
+  require(
+    options.trunkLearningRate === undefined || (settings.model.kind === 'backbone' && optimizer === 'adam'),
+    'a trunk learning rate (--trunk-lr) is for a model on a pretrained trunk (--backbone), trained with Adam',
+  );
   if (settings.earlyStopPatience !== undefined) requireNumber('earlyStopPatience', settings.earlyStopPatience, { integer: true, min: 1 });
   if (settings.stepsPerEpoch !== undefined) requireNumber('stepsPerEpoch', settings.stepsPerEpoch, { integer: true, min: 1 });
   return settings;
