@@ -6,8 +6,9 @@
  *
  * 1. Embedding throughput of `/v1/embed` with ORL faces: one request at a time, then 16 at once
  *    (the service batches concurrent images into one model call).
- * 2. `/v1/search` by vector on a gallery of `--vectors` 128-dimensional entries (HNSW): p50 / p99 at
- *    rising fixed rates for `--seconds` each, errors counted, until the service sheds load (503).
+ * 2. `/v1/search` by vector on a gallery of `--vectors` 128-dimensional entries (HNSW): one request
+ *    at a time, then p50 / p99 at rising fixed rates for `--seconds` each, errors counted, and as
+ *    fast as 256 connections go (past `--max-in-flight`, 503).
  * 3. `/v1/verify` with two ORL faces at a fixed rate.
  * Peak RSS of the service at the end (VmHWM). `--model` defaults to a fresh untrained MLP with a
  * 128-d embedding (inference cost matters here, not quality); the demo's model can be given instead.
@@ -128,6 +129,7 @@ const embedBody = multipart({ image: await face(31, 1) });
 loads.push(await load('/v1/embed, one at a time', '/v1/embed', embedBody.body, embedBody.contentType, { connections: 1, duration: Math.min(20, seconds) }));
 loads.push(await load('/v1/embed, 16 at once', '/v1/embed', embedBody.body, embedBody.contentType, { connections: 16, duration: Math.min(20, seconds) }));
 const searchBody = Buffer.from(JSON.stringify({ embedding: probe() }));
+loads.push(await load(`/v1/search by vector, ${vectors.toLocaleString('en-US')} entries, one at a time`, '/v1/search?k=10', searchBody, 'application/json', { connections: 1, duration: Math.min(20, seconds) }));
 for (const rate of [250, 500, 1000, 2000]) {
   loads.push(await load(`/v1/search by vector, ${vectors.toLocaleString('en-US')} entries`, '/v1/search?k=10', searchBody, 'application/json', { rate, connections: 32, duration: seconds }));
 }
