@@ -10,28 +10,17 @@
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
+import { nhwcConvInfo, type ConvGeometryAttrs } from './conv-info.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
-/** The geometry of a depthwise convolution of `xShape` by `filterShape` (NHWC), as tfjs computes it. */
-export function depthwiseInfo(
-  xShape: readonly number[],
-  filterShape: readonly number[],
-  attrs: Pick<tf.DepthwiseConv2dNativeAttrs, 'strides' | 'pad' | 'dimRoundingMode'> & { dilations?: number | [number, number]; dataFormat?: string },
-): ConvInfo {
-  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') throw new Error(`tripletjs: depthwise convolutions support only NHWC (dataFormat '${attrs.dataFormat}')`);
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-    'channelsLast',
-  );
+/** The geometry of a depthwise convolution of `xShape` by `filterShape` (NHWC only). */
+function depthwiseInfo(xShape: readonly number[], filterShape: readonly number[], attrs: ConvGeometryAttrs): ConvInfo {
+  const info = nhwcConvInfo(xShape, filterShape, attrs, true);
+  if (info === undefined) throw new Error(`tripletjs: depthwise convolutions support only NHWC (dataFormat '${attrs.dataFormat}')`);
+  return info;
 }
 
 /** Calls visit(image, output pixel, tap, input pixel) for every pair of an output pixel and a filter tap that reads inside the image. */

@@ -20,7 +20,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { defaultNativeThreads, loadNativeAddon, NATIVE_ADDON_PATH, type NativeAddon } from './native-addon.js';
-import { depthwiseInfo } from './depthwise-kernels.js';
+import { nhwcConvInfo } from './conv-info.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -153,21 +153,6 @@ interface ConvAttrs {
   activation?: string;
 }
 
-/** The geometry of an NHWC convolution of `xShape` by `filterShape`, or undefined for NCHW. */
-function convInfo(xShape: number[], filterShape: number[], attrs: ConvAttrs): ConvInfo | undefined {
-  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return undefined;
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
-}
-
 function checkShape(kernel: string, what: string, actual: readonly number[], expected: readonly number[]): void {
   if (actual.join() !== expected.join()) throw new Error(`tripletjs: ${kernel} got ${what} of shape [${actual}], expected [${expected}]`);
 }
@@ -178,7 +163,7 @@ function conv2dKernel(name: 'Conv2D' | 'FusedConv2D'): KernelFunc {
     const backend = args.backend as BackendWasm;
     const { x, filter, bias, preluActivationWeights } = args.inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
     const attrs = args.attrs as unknown as ConvAttrs;
-    const info = convInfo(x.shape, filter.shape, attrs);
+    const info = nhwcConvInfo(x.shape, filter.shape, attrs);
     const code = info === undefined ? undefined : epilogue(bias, preluActivationWeights, attrs.activation, info.outChannels);
     if (info === undefined || code === undefined || !allFloat32(x, filter)) return fallback(name, args);
     const out = backend.makeOutput(info.outShape, 'float32');
@@ -198,7 +183,7 @@ function convGradientKernel(name: 'Conv2DBackpropInput' | 'Conv2DBackpropFilter'
     const given = (forInput ? filter : x)!;
     const xShape = forInput ? attrs.inputShape : given.shape;
     const filterShape = forInput ? given.shape : attrs.filterShape;
-    const info = convInfo(xShape, filterShape, attrs);
+    const info = nhwcConvInfo(xShape, filterShape, attrs);
     if (info === undefined || !allFloat32(dy, given)) return fallback(name, args);
     checkShape(name, 'dy', dy.shape, info.outShape);
     const out = backend.makeOutput([...(forInput ? xShape : filterShape)], 'float32');
@@ -218,8 +203,8 @@ function depthwiseKernel(name: 'DepthwiseConv2dNative' | 'DepthwiseConv2dNativeB
     const xShape = x?.shape ?? attrs.inputShape!;
     const filterShape = filter?.shape ?? attrs.filterShape!;
     const operands = [x, filter, dy].filter((t): t is TensorInfo => t !== undefined);
-    if ((attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') || !allFloat32(...operands)) return fallback(name, args);
-    const info = depthwiseInfo(xShape, filterShape, attrs);
+    const info = nhwcConvInfo(xShape, filterShape, attrs, true);
+    if (info === undefined || !allFloat32(...operands)) return fallback(name, args);
     if (dy !== undefined) checkShape(name, 'dy', dy.shape, info.outShape);
     const geometry = convGeometry(info);
     if (name === 'DepthwiseConv2dNative') {
