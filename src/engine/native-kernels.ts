@@ -20,7 +20,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { defaultNativeThreads, loadNativeAddon, NATIVE_ADDON_PATH, type NativeAddon } from './native-addon.js';
-import { nhwcConvInfo } from './conv-info.js';
+import { nhwcConvInfo, type ConvGeometryAttrs } from './conv-info.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -144,12 +144,7 @@ function convGeometry(info: ConvInfo): Int32Array {
   );
 }
 
-interface ConvAttrs {
-  strides: number | [number, number];
-  pad: tf.Conv2DAttrs['pad'];
-  dataFormat?: string;
-  dilations?: number | [number, number];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface ConvAttrs extends ConvGeometryAttrs {
   activation?: string;
 }
 
