@@ -9,7 +9,7 @@ import { tf, tfl } from '../src/tf.js';
 import { TripletjsInputError } from '../src/common/errors.js';
 import { loadDataset } from '../src/data/index.js';
 import { createModel, embed, exportPretrained, FROZEN_STAGE, loadBackbone, loadModel, trainingStages, TRAINED_STAGE, type BackboneConfig } from '../src/models/index.js';
-import { train } from '../src/training/index.js';
+import { train, type TrainOptions } from '../src/training/index.js';
 import './helpers/setup.js';
 
 // A real pretrained trunk: nsfwjs 4.3.0's MobileNetV2 (a dev dependency), written out as a layers model.
@@ -44,7 +44,9 @@ describe('a pretrained trunk from an npm package', () => {
     const trunk = await loadBackbone(trunkPath);
     assert.deepEqual(trunk.inputs[0]!.shape, [null, 224, 224, 3]);
     assert.equal(trunk.layers.length, 162);
-    assert.equal(trunk.countParams(), 2_619_461);
+    // Keras's MobileNetV2 (alpha 1.0, no top) has 2,257,984 weights; nsfwjs's head adds dense
+    // 1280→256 (327,936), 256→128 (32,896) and 128→5 (645).
+    assert.equal(trunk.countParams(), 2_257_984 + 327_936 + 32_896 + 645);
     // The first convolution is ImageNet's, dequantised from 8 bits: finite and not all equal.
     const first = weightValues(trunk, 'Conv1/kernel');
     assert.equal(first.length, 3 * 3 * 3 * 32);
@@ -71,6 +73,11 @@ describe('a pretrained trunk from an npm package', () => {
 
 describe('a trunk under an embedding head', () => {
   const config = (extra: Partial<BackboneConfig>): BackboneConfig => ({ kind: 'backbone', path: trunkPath, cutAt: 'block_10_project_BN', head: [32], embeddingDim: 16, ...extra });
+  /** Blocks 7 and 8 fine-tuned above block 6, the cut after block 8. */
+  const fineTuned = () => config({ cutAt: 'block_8_project_BN', freezeUpTo: 'block_6_project_BN' });
+  /** Two steps of P × K = 4 × 2 on that model, without the test. */
+  const trainBriefly = (options: Partial<TrainOptions>) =>
+    train({ dataset: faces, model: fineTuned(), p: 4, k: 2, epochs: 1, stepsPerEpoch: 2, learningRate: 1e-3, evaluateTest: false, ...options });
 
   it('frozen (the default): only the head trains; the frozen stage holds the trunk as it was, up to the cut', async () => {
     const trunk = await loadBackbone(trunkPath);
@@ -100,17 +107,7 @@ describe('a trunk under an embedding head', () => {
     const bnBelow = weightValues(trunk, 'block_5_expand_BN/moving_mean').slice();
     trunk.dispose();
     const out = join(directory, 'fine-tuned');
-    const result = await train({
-      dataset: faces,
-      model: config({ cutAt: 'block_8_project_BN', freezeUpTo: 'block_6_project_BN' }),
-      p: 4,
-      k: 2,
-      epochs: 1,
-      stepsPerEpoch: 2,
-      learningRate: 1e-3,
-      evaluateTest: false,
-      outDir: out,
-    });
+    const result = await trainBriefly({ outDir: out });
     const { frozen, trained } = trainingStages(result.model);
     // Blocks 7 and 8 (9 weights each) and the head's two dense layers.
     assert.equal(result.model.trainableWeights.length, 2 * 9 + 4);
@@ -133,21 +130,10 @@ describe('a trunk under an embedding head', () => {
     const trunk = await loadBackbone(trunkPath);
     const before = weightValues(trunk, 'block_7_depthwise/depthwise_kernel').slice();
     // The head train() starts from: the same config and seed (0) build the same one.
-    const initial = createModel(config({ cutAt: 'block_8_project_BN', freezeUpTo: 'block_6_project_BN' }), preprocessing, 0, trunk);
+    const initial = createModel(fineTuned(), preprocessing, 0, trunk);
     const headBefore = weightValues(initial, 'head_embedding/kernel').slice();
     initial.dispose();
-    const result = await train({
-      dataset: faces,
-      model: config({ cutAt: 'block_8_project_BN', freezeUpTo: 'block_6_project_BN' }),
-      p: 4,
-      k: 2,
-      epochs: 1,
-      stepsPerEpoch: 2,
-      learningRate: 1e-3,
-      trunkLearningRate: 1e-8,
-      evaluateTest: false,
-      keepBest: false,
-    });
+    const result = await trainBriefly({ trunkLearningRate: 1e-8, keepBest: false });
     const { trained } = trainingStages(result.model);
     const moved = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
     // Adam moves each weight by about the learning rate per step: two steps.

@@ -30,11 +30,12 @@ export function evaluateModel(model: tfl.LayersModel, dataset: Dataset, part: Ev
 }
 
 /**
- * The embeddings of the dataset images at `indices` (row-major, one row per index), computed a
- * block of images at a time so that only one block of float pixels exists at once.
+ * The outputs of `model` (embeddings, or a frozen stage's features, flattened) for the dataset
+ * images at `indices` (row-major, one row per index), computed a block of images at a time so
+ * that only one block of float pixels exists at once.
  */
 export function embedImages(model: tfl.LayersModel, dataset: Dataset, indices: Int32Array): Float32Array {
-  const dims = model.outputs[0]!.shape.at(-1)!;
+  const dims = (model.outputs[0]!.shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
   const out = new Float32Array(indices.length * dims);
   for (let start = 0; start < indices.length; start += BLOCK) {
     const block = indices.subarray(start, start + BLOCK);

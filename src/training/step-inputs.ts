@@ -2,7 +2,7 @@ import { tf, type tfl } from '../tf.js';
 import type { Dataset } from '../data/dataset.js';
 import { augmentBatch, toInputs, type AugmentOptions } from '../data/augment.js';
 import type { SeededRandom } from '../common/random.js';
-import { embed } from '../models/embed.js';
+import { embedImages } from './evaluate-split.js';
 
 /**
  * The inputs of a training step's trained stage. For a model on a frozen trunk part, the batch's
@@ -23,7 +23,7 @@ export class StepInputs {
   /** Caches the frozen stage's outputs for `trainIndices` when `frozen` is given, `cache` is on and there is no augmentation. */
   static create(dataset: Dataset, augment: false | Required<AugmentOptions>, frozen: tfl.LayersModel | undefined, cache: boolean, trainIndices: Int32Array): StepInputs {
     if (frozen === undefined || augment !== false || !cache) return new StepInputs(dataset, augment, frozen, undefined);
-    const values = embed(frozen, toInputs(dataset, trainIndices), trainIndices.length);
+    const values = embedImages(frozen, dataset, trainIndices);
     const rows = new Map(Array.from(trainIndices, (index, row) => [index, row]));
     return new StepInputs(dataset, augment, frozen, { rows, values, shape: frozen.outputs[0]!.shape.slice(1) as number[] });
   }
