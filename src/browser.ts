@@ -69,7 +69,14 @@ export async function loadModelFromUrl(url: string | URL): Promise<LoadedModel> 
   }
   require(artifacts.modelTopology !== undefined, `${modelUrl.href} is not a TensorFlow.js layers model`);
   const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-  return deserialiseModel({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs ?? [], weightData }, metadata, modelUrl.href);
+  return deserialiseModel({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs ?? [], weightData }, metadata, modelUrl.href, async (file) => {
+    const url = new URL(file, modelUrl).href;
+    try {
+      return await tf.io.http(url).load!();
+    } catch (error) {
+      throw new TripletjsInputError(`${url} could not be loaded: ${(error as Error).message}`);
+    }
+  });
 }
 
 async function fetchJson<T>(url: URL, missing: string): Promise<T> {

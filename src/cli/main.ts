@@ -244,9 +244,9 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--background <#rrggbb>', 'folder datasets: the colour under transparent pixels and letterbox bars (default #ffffff)', colour)
     .option('--skip-unreadable', 'folder datasets: skip truncated, corrupt or foreign images with a warning instead of stopping')
     .option('--model <spec>', 'mlp, mlp:512,256, cnn, cnn:32,64,128, or an ensemble: mlp:512@28x23+cnn:32,64,128@56x46', (defaults.model as string) ?? 'mlp:512')
-    .option('--backbone <model.json>', 'a pretrained TensorFlow.js layers model as the trunk, under an embedding head (replaces --model; triplet backbone export writes one)')
-    .option('--cut-at <layer>', 'backbone: the layer whose output is the features (default: its last)')
-    .option('--freeze-up-to <layer>', 'backbone: layers up to this one keep their weights; all (default) or none')
+    .option('--backbone <model.json>', 'a pretrained TensorFlow.js model as the trunk, under an embedding head (replaces --model): a layers model (fine-tunable) or a graph model (frozen); triplet backbone export writes one')
+    .option('--cut-at <layer>', 'backbone: the layer (graph model: the node) whose output is the features (default: its last, or its only output)')
+    .option('--freeze-up-to <layer>', 'backbone: layers up to this one keep their weights; all (default) or none; a graph model is always frozen')
     .option('--input-range <range>', 'backbone: the range it takes inputs in: 0-1 (default), -1-1 or 0-255', oneOf<InputRange>('--input-range', ['0-1', '-1-1', '0-255']))
     .option('--head <spec>', 'backbone: linear (default) or mlp:512 (hidden ReLU layers) before the embedding')
     .option('--trunk-lr <rate>', "backbone: the learning rate of the trunk's trained layers (default: --lr's)", number('--trunk-lr'))
@@ -429,14 +429,14 @@ export function buildProgram(): Command {
     .command('backbone')
     .description('pretrained trunks that install with npm packages')
     .command('export')
-    .description(`write a pretrained trunk as a TensorFlow.js layers model, for --backbone (${Object.keys(PRETRAINED_TRUNKS).join(', ')})`)
+    .description(`write a pretrained trunk as a TensorFlow.js model, for --backbone (${Object.keys(PRETRAINED_TRUNKS).join(', ')})`)
     .argument('<name>', `the trunk: ${Object.keys(PRETRAINED_TRUNKS).join(', ')}`)
     .requiredOption('--out <dir>', 'folder to write model.json and its weights to')
     .action(async (name: string, flags: { out: string }) => {
       const path = await exportPretrained(name, flags.out);
       const trunk = PRETRAINED_TRUNKS[name]!;
       process.stdout.write(
-        `${path}: ${trunk.origin}.\nIt takes ${trunk.inputSize.join(' × ')} images in ${trunk.inputRange}; for example: triplet train --backbone ${path} --cut-at ${trunk.cutAt} --freeze-up-to ${trunk.freezeUpTo} --head mlp:512\n`,
+        `${path}: ${trunk.origin}.\nIt takes ${trunk.inputSize.join(' × ')} images in ${trunk.inputRange}; for example: triplet train --backbone ${path} --cut-at ${trunk.cutAt}${trunk.freezeUpTo === 'all' ? '' : ` --freeze-up-to ${trunk.freezeUpTo}`} --input-range ${trunk.inputRange} --head mlp:512\n`,
       );
     });
 

@@ -2,27 +2,32 @@ import { tfl } from '../tf.js';
 import { require, requireNumber } from '../common/errors.js';
 import { L2Normalize } from './l2-normalize-layer.js';
 import { Resize } from './resize-layer.js';
+import { GraphTrunk, PretrainedGraph } from './graph-trunk-layer.js';
 
 /** The input range a pretrained trunk was trained on: tripletjs's inputs are pixels / 255, in 0–1. */
 export type InputRange = '0-1' | '-1-1' | '0-255';
 
 /**
- * A pretrained TensorFlow.js layers model as the trunk, cut at a layer, partly or wholly frozen,
- * under a small embedding head trained with the metric loss (pytorch-metric-learning's trunk +
- * embedder). The images are brought to the trunk's input (grey repeated into RGB, resized, scaled
- * to its range) inside the model, so the saved model embeds raw images end to end.
+ * A pretrained TensorFlow.js model as the trunk, cut at a layer, partly or wholly frozen, under a
+ * small embedding head trained with the metric loss (pytorch-metric-learning's trunk + embedder).
+ * A layers model can be fine-tuned; a graph model (a frozen TensorFlow graph) is a fixed feature
+ * extractor, cut at a node. The images are brought to the trunk's input (grey repeated into RGB,
+ * resized, scaled to its range) inside the model, so the saved model embeds raw images end to end.
  */
 export interface BackboneConfig {
   readonly kind: 'backbone';
   /** The trunk's `model.json` (weights beside it), read when the network is built; recorded, not needed afterwards. */
   readonly path: string;
-  /** The trunk layer whose output is the features (default: the trunk's last layer). */
+  /**
+   * The trunk layer (or, in a graph model, the node) whose output is the features (default: the
+   * trunk's last layer, or the graph's only output).
+   */
   readonly cutAt?: string;
   /**
    * Trunk layers up to and including this one keep their pretrained weights, and their batch
    * normalisation its statistics; the layers above it train. `'all'` (the default) freezes the
    * whole trunk, `'none'` fine-tunes all of it. Nothing above it may read a tensor from below it
-   * (freeze at a block boundary).
+   * (freeze at a block boundary). A graph model is always wholly frozen.
    */
   readonly freezeUpTo?: string;
   /** The range the trunk expects its inputs in (default `'0-1'`). */
@@ -56,24 +61,11 @@ export const TRAINED_STAGE = 'trained_stage';
  * and can cache its output; the saved model is still one model that embeds raw images. The
  * trunk's layers are shared, not copied: build one network per loaded trunk.
  */
-export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel, images: tfl.SymbolicTensor, nextSeed: () => number): tfl.SymbolicTensor {
+export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel | PretrainedGraph, images: tfl.SymbolicTensor, nextSeed: () => number): tfl.SymbolicTensor {
   const embeddingDim = requireNumber('embeddingDim', config.embeddingDim ?? 64, { integer: true, min: 1 });
   const range = RANGES[config.inputRange ?? '0-1'];
   require(range !== undefined, () => `unknown input range '${config.inputRange}' (expected ${Object.keys(RANGES).join(', ')})`);
-  const names = trunk.layers.map((layer) => layer.name);
-  const layerNamed = (name: string, what: string): number => {
-    const index = names.indexOf(name);
-    require(index >= 0, () => `${what}: the backbone has no layer '${name}' (its layers: ${names.slice(0, 3).join(', ')} … ${names.slice(-3).join(', ')})`);
-    return index;
-  };
-  const cutIndex = config.cutAt === undefined ? names.length - 1 : layerNamed(config.cutAt, 'cutAt');
-  const freezeUpTo = config.freezeUpTo ?? 'all';
-  const lastFrozen = freezeUpTo === 'all' ? cutIndex : freezeUpTo === 'none' ? -1 : Math.min(cutIndex, layerNamed(freezeUpTo, 'freezeUpTo'));
-  const cut = trunk.layers[cutIndex]!;
-  // The layers above the cut (the trunk's own classifier) are not used: free their weights.
-  for (const layer of trunk.layers.slice(cutIndex + 1)) layer.dispose();
-
-  const [, height, width, channels] = trunk.inputs[0]!.shape as number[];
+  const [height, width, channels] = trunk instanceof PretrainedGraph ? trunk.inputShape : (trunk.inputs[0]!.shape.slice(1) as number[]);
   const given = images.shape as number[];
   require(channels === 3 || channels === given[3], () => `the backbone takes ${channels} channels and the images have ${given[3]}`);
   /** The images brought to the trunk's input: grey repeated into RGB, resized, scaled to its range. */
@@ -95,19 +87,54 @@ export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel, 
     return new L2Normalize({}).apply(x) as tfl.SymbolicTensor;
   };
 
+  const frozenInput = tfl.input({ shape: given.slice(1) });
+  /** The frozen stage (nothing in it trains) from the model's input up to `output`, which it computes from the trunk's input. */
+  const frozenStage = (output: (trunkInput: tfl.SymbolicTensor) => tfl.SymbolicTensor): tfl.LayersModel => {
+    const frozen = tfl.model({ inputs: frozenInput, outputs: output(toTrunkInput(frozenInput)), name: FROZEN_STAGE });
+    frozen.trainable = false;
+    return frozen;
+  };
+  /** The trained stage: from the frozen stage's output, `above` (trunk layers) then the head. */
+  const trainedStage = (frozen: tfl.LayersModel, above: (input: tfl.SymbolicTensor) => tfl.SymbolicTensor): tfl.SymbolicTensor => {
+    const trainedInput = tfl.input({ shape: frozen.outputs[0]!.shape.slice(1) as number[] });
+    const trained = tfl.model({ inputs: trainedInput, outputs: head(above(trainedInput)), name: TRAINED_STAGE });
+    return trained.apply(frozen.apply(images)) as tfl.SymbolicTensor;
+  };
+
+  if (trunk instanceof PretrainedGraph) {
+    require(config.freezeUpTo === undefined || config.freezeUpTo === 'all', () => `the backbone ${config.path} is a graph model, a frozen feature extractor: it cannot be fine-tuned (freezeUpTo '${config.freezeUpTo}'); give a layers model to fine-tune`);
+    const outputs = trunk.outputNodes;
+    require(config.cutAt !== undefined || outputs.length === 1, () => `the graph model ${config.path} has ${outputs.length} outputs (${outputs.join(', ')}): choose the features with cutAt (--cut-at)`);
+    const features = new GraphTrunk({ graph: trunk, outputNode: config.cutAt ?? outputs[0]!, name: 'graph_trunk' });
+    return trainedStage(
+      frozenStage((x) => features.apply(x) as tfl.SymbolicTensor),
+      (x) => x,
+    );
+  }
+
+  const names = trunk.layers.map((layer) => layer.name);
+  const layerNamed = (name: string, what: string): number => {
+    const index = names.indexOf(name);
+    require(index >= 0, () => `${what}: the backbone has no layer '${name}' (its layers: ${names.slice(0, 3).join(', ')} … ${names.slice(-3).join(', ')})`);
+    return index;
+  };
+  const cutIndex = config.cutAt === undefined ? names.length - 1 : layerNamed(config.cutAt, 'cutAt');
+  const freezeUpTo = config.freezeUpTo ?? 'all';
+  const lastFrozen = freezeUpTo === 'all' ? cutIndex : freezeUpTo === 'none' ? -1 : Math.min(cutIndex, layerNamed(freezeUpTo, 'freezeUpTo'));
+  const cut = trunk.layers[cutIndex]!;
+  // The layers above the cut (the trunk's own classifier) are not used: free their weights.
+  for (const layer of trunk.layers.slice(cutIndex + 1)) layer.dispose();
+
   if (lastFrozen < 0) {
     const features = tfl.model({ inputs: trunk.inputs, outputs: cut.output as tfl.SymbolicTensor, name: 'trunk' });
     return head(features.apply(toTrunkInput(images)) as tfl.SymbolicTensor);
   }
   const boundary = trunk.layers[lastFrozen]!;
-  const frozenInput = tfl.input({ shape: given.slice(1) });
   const prefix = tfl.model({ inputs: trunk.inputs, outputs: boundary.output as tfl.SymbolicTensor, name: 'frozen_trunk' });
-  const frozen = tfl.model({ inputs: frozenInput, outputs: prefix.apply(toTrunkInput(frozenInput)) as tfl.SymbolicTensor, name: FROZEN_STAGE });
-  frozen.trainable = false;
-  const trainedInput = tfl.input({ shape: (boundary.output as tfl.SymbolicTensor).shape.slice(1) as number[] });
-  const rest = reapplyAbove(trunk, boundary.output as tfl.SymbolicTensor, cut.output as tfl.SymbolicTensor, trainedInput);
-  const trained = tfl.model({ inputs: trainedInput, outputs: head(rest), name: TRAINED_STAGE });
-  return trained.apply(frozen.apply(images)) as tfl.SymbolicTensor;
+  return trainedStage(
+    frozenStage((x) => prefix.apply(x) as tfl.SymbolicTensor),
+    (x) => reapplyAbove(trunk, boundary.output as tfl.SymbolicTensor, cut.output as tfl.SymbolicTensor, x),
+  );
 }
 
 /**

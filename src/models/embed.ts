@@ -1,5 +1,6 @@
 import { tf, tfl } from '../tf.js';
 import { require } from '../common/errors.js';
+import { GraphTrunk } from './graph-trunk-layer.js';
 
 /**
  * Runs `model` on `count` images (`count × height × width × channels`) in batches and returns its
@@ -28,6 +29,8 @@ export function embed(model: tfl.LayersModel, images: Uint8Array | Float32Array,
 
 /** Values of activations one batch may hold at its largest layer (a pretrained trunk at 224 × 224 takes far fewer images at once than a small network). */
 const ACTIVATION_BUDGET = 1 << 25;
+/** Images per batch through a graph model, whose inner activations are not known before it runs. */
+const GRAPH_BATCH = 32;
 
 /** Images per batch: 256, or fewer, so that the model's largest activation over a batch stays within a fixed budget. */
 export function batchSizeFor(model: tfl.LayersModel): number {
@@ -36,6 +39,7 @@ export function batchSizeFor(model: tfl.LayersModel): number {
     Math.max(
       ...m.layers.map((layer) => {
         if (layer instanceof tfl.LayersModel) return largest(layer);
+        if (layer instanceof GraphTrunk) return ACTIVATION_BUDGET / GRAPH_BATCH;
         const shapes = (Array.isArray(layer.outputShape[0]) ? layer.outputShape : [layer.outputShape]) as tfl.Shape[];
         return Math.max(...shapes.map(size));
       }),

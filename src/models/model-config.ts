@@ -3,6 +3,7 @@ import { require, requireNumber } from '../common/errors.js';
 import { L2Normalize } from './l2-normalize-layer.js';
 import { Resize } from './resize-layer.js';
 import { backboneNetwork, type BackboneConfig } from './backbone.js';
+import type { PretrainedGraph } from './graph-trunk-layer.js';
 import { DEFAULT_FITTING, type ImageFitting, type ImageFormat } from '../data/image-format.js';
 
 /** A multilayer perceptron on the flattened image. */
@@ -87,7 +88,7 @@ export function modelInputFormat(preprocessing: Preprocessing): ImageFormat & { 
  * Weights are initialised from `seed`, so the same seed gives the same network; a backbone's
  * trunk comes with its weights (`trunk`, read by `loadBackbone`).
  */
-export function createModel(config: ModelConfig, preprocessing: Preprocessing, seed: number, trunk?: tfl.LayersModel): tfl.LayersModel {
+export function createModel(config: ModelConfig, preprocessing: Preprocessing, seed: number, trunk?: tfl.LayersModel | PretrainedGraph): tfl.LayersModel {
   const [height, width, channels] = preprocessing.inputShape;
   for (const [name, value] of [['height', height], ['width', width], ['channels', channels]] as const) {
     requireNumber(`input ${name}`, value, { integer: true, min: 1 });

@@ -1,16 +1,19 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { tf, type tfl } from '../tf.js';
 import { require, TripletjsInputError } from '../common/errors.js';
 import { writeDirectoryAtomic } from '../common/atomic-files.js';
 import { VERSION } from '../version.js';
 import { checkMetadata, deserialiseModel, modelFingerprint, MODEL_FILES, parseJson, type LoadedModel, type ModelMetadata } from './model-format.js';
+import { graphTrunks } from './graph-trunk-layer.js';
+import { readArtifacts, readModelJson } from './backbone-file.js';
 
 export { MODEL_FILES, type LoadedModel, type ModelMetadata };
 
 /**
  * Saves `model` to `directory` in the TensorFlow.js layers format (`model.json` + `weights.bin`,
- * loadable by `tf.loadLayersModel` in a browser) with `tripletjs.json` beside them. The directory
+ * loadable by `tf.loadLayersModel` in a browser) with `tripletjs.json` beside them; a graph trunk
+ * is kept as the graph model it was (`trunk/model.json` + its weights, unchanged). The directory
  * is replaced atomically and flushed to the disk. Returns the model's fingerprint (as
  * {@link loadModel} gives it).
  */
@@ -33,7 +36,15 @@ export async function saveModel(
         };
         await writeFile(join(temporary, MODEL_FILES.topology), JSON.stringify(topology));
         await writeFile(join(temporary, MODEL_FILES.weights), new Uint8Array(weightData));
-        fingerprint = await modelFingerprint(artifacts.modelTopology!, weightData);
+        const trunks = graphTrunks(model);
+        for (const trunk of trunks) {
+          const { weightSpecs, weightData: trunkWeights, ...graph } = trunk.graph.artifacts;
+          const path = join(temporary, trunk.file);
+          await mkdir(dirname(path), { recursive: true });
+          await writeFile(path, JSON.stringify({ ...graph, weightsManifest: [{ paths: [`./${MODEL_FILES.weights}`], weights: weightSpecs ?? [] }] }));
+          await writeFile(join(dirname(path), MODEL_FILES.weights), new Uint8Array(trunkWeights === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(trunkWeights)));
+        }
+        fingerprint = await modelFingerprint(artifacts.modelTopology!, weightData, trunks.map((trunk) => trunk.graph.artifacts));
         return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
       },
     });
@@ -83,6 +94,10 @@ export async function loadModel(directory: string): Promise<LoadedModel> {
     },
     metadata,
     directory,
+    async (file) => {
+      const path = join(directory, file);
+      return readArtifacts(path, await readModelJson(path, 'the graph trunk'), "the graph trunk's");
+    },
   );
 }
 

@@ -9,6 +9,7 @@ import type { ModelConfig, Preprocessing } from './model-config.js';
 // The custom layers register themselves on import, so that saved models deserialise.
 import './l2-normalize-layer.js';
 import './resize-layer.js';
+import { bindGraph, GraphTrunk, PretrainedGraph, unbindGraph } from './graph-trunk-layer.js';
 
 /** Everything needed to use a saved model again, stored beside it as `tripletjs.json`. */
 export interface ModelMetadata {
@@ -80,26 +81,53 @@ export function checkMetadata(metadata: ModelMetadata, where: string): void {
   require(metadata.formatVersion === 1, `${where} was saved in model format ${metadata.formatVersion}; this tripletjs reads format 1`);
 }
 
+/** Bytes the weights a manifest lists take in their files (quantised weights take 1 or 2 bytes a value). */
+export function weightBytes(specs: readonly tf.io.WeightsManifestEntry[]): number {
+  const bytesPerValue = (spec: tf.io.WeightsManifestEntry): number => {
+    const stored = spec.quantization?.dtype ?? spec.dtype;
+    return stored === 'uint8' || stored === 'bool' ? 1 : stored === 'uint16' || stored === 'float16' ? 2 : 4;
+  };
+  return specs.reduce((sum, spec) => sum + tf.util.sizeFromShape(spec.shape) * bytesPerValue(spec), 0);
+}
+
+/** Reads the artifacts of a graph model a saved model keeps, from its path relative to the saved model's `model.json`. */
+export type GraphReader = (file: string) => Promise<tf.io.ModelArtifacts>;
+
 /**
  * Builds the model from its topology and weights, after checking that the weights are as long as
- * the manifest says (tripletjs saves float32 only: 4 bytes a value), then checks the output size
- * against the metadata and that every weight is finite. `where` names the model in errors.
+ * the manifest says, then checks the output size against the metadata and that every weight is
+ * finite. A graph trunk (a {@link GraphTrunk} layer) is read by `readGraph` and loaded first.
+ * `where` names the model in errors.
  */
 export async function deserialiseModel(
   artifacts: { modelTopology: object; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer },
   metadata: ModelMetadata,
   where: string,
+  readGraph: GraphReader,
 ): Promise<LoadedModel> {
-  const expectedBytes = artifacts.weightSpecs.reduce((sum, spec) => sum + tf.util.sizeFromShape(spec.shape) * 4, 0);
+  const expectedBytes = weightBytes(artifacts.weightSpecs);
   require(
     artifacts.weightData.byteLength === expectedBytes,
     `the weights of ${where} are ${artifacts.weightData.byteLength} bytes but its ${MODEL_FILES.topology} describes ${expectedBytes}: the weights file is truncated or corrupt`,
   );
+  // Each graph trunk's layer config gets a binding to its loaded graph (on a copy: the fingerprint is of the file's topology).
+  const topology = structuredClone(artifacts.modelTopology);
+  const trunks: Array<{ graph: PretrainedGraph; binding: string }> = [];
   let model: tfl.LayersModel;
   try {
-    model = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+    for (const config of graphTrunkConfigs(topology)) {
+      const file = String(config.file);
+      const graph = await PretrainedGraph.load(await readGraph(file), `${where}: ${file}`);
+      const binding = bindGraph(graph);
+      config.binding = binding;
+      trunks.push({ graph, binding });
+    }
+    model = await tfl.loadLayersModel(tf.io.fromMemory({ ...artifacts, modelTopology: topology }));
   } catch (error) {
-    throw new TripletjsInputError(`${where} could not be loaded: ${(error as Error).message}`);
+    trunks.forEach(({ graph }) => graph.model.dispose());
+    throw error instanceof TripletjsInputError ? error : new TripletjsInputError(`${where} could not be loaded: ${(error as Error).message}`);
+  } finally {
+    trunks.forEach(({ binding }) => unbindGraph(binding));
   }
   try {
     const output = model.outputs[0]!.shape;
@@ -113,18 +141,31 @@ export async function deserialiseModel(
     model.dispose();
     throw error;
   }
-  return { model, metadata, fingerprint: await modelFingerprint(artifacts.modelTopology, artifacts.weightData) };
+  return { model, metadata, fingerprint: await modelFingerprint(artifacts.modelTopology, artifacts.weightData, trunks.map(({ graph }) => graph.artifacts)) };
+}
+
+/** The configs of the GraphTrunk layers in a layers model's topology (nested models included), to be given their graphs. */
+function graphTrunkConfigs(node: unknown): Array<Record<string, unknown>> {
+  if (Array.isArray(node)) return node.flatMap(graphTrunkConfigs);
+  if (node === null || typeof node !== 'object') return [];
+  const record = node as Record<string, unknown>;
+  if (record.class_name === GraphTrunk.className && record.config !== null && typeof record.config === 'object') return [record.config as Record<string, unknown>];
+  return Object.values(record).flatMap(graphTrunkConfigs);
 }
 
 /**
- * `sha256:<hex>` of a model's topology (as JSON) and weight bytes, the same in Node and browsers
- * (WebCrypto): two models embed alike only if their fingerprints are equal.
+ * `sha256:<hex>` of a model's topology (as JSON) and weight bytes, then those of its graph trunks'
+ * if it has any, the same in Node and browsers (WebCrypto): two models embed alike only if their
+ * fingerprints are equal.
  */
-export async function modelFingerprint(modelTopology: object, weightData: ArrayBuffer): Promise<string> {
-  const topology = new TextEncoder().encode(JSON.stringify(modelTopology));
-  const bytes = new Uint8Array(topology.length + weightData.byteLength);
-  bytes.set(topology);
-  bytes.set(new Uint8Array(weightData), topology.length);
+export async function modelFingerprint(modelTopology: object, weightData: ArrayBuffer, graphTrunks: readonly tf.io.ModelArtifacts[] = []): Promise<string> {
+  const parts: Uint8Array[] = [new TextEncoder().encode(JSON.stringify(modelTopology)), new Uint8Array(weightData)];
+  for (const trunk of graphTrunks) {
+    parts.push(new TextEncoder().encode(JSON.stringify(trunk.modelTopology)));
+    if (trunk.weightData !== undefined) parts.push(new Uint8Array(tf.io.CompositeArrayBuffer.join(trunk.weightData)));
+  }
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((offset, part) => (bytes.set(part, offset), offset + part.length), 0);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   return `sha256:${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }

