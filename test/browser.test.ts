@@ -82,7 +82,7 @@ describe('browser: a saved model loads in Chromium and embeds as in Node', { tim
     assert.ok(existsSync(bundle), `${bundle} is missing: run \`npm run build\``);
     root = await mkdtemp(join(tmpdir(), 'tripletjs-browser-'));
     for (const [name, { config, preprocessing, dims }] of Object.entries(models)) {
-      const model = createModel(config, preprocessing, 7, config.kind === 'backbone' ? await loadBackbone(config.path) : undefined);
+      const model = createModel(config, preprocessing, 7, config.kind === 'backbone' ? await loadBackbone(config.path!) : undefined);
       nodeEmbeddings[name] = embed(model, pixels, indices.length);
       await saveModel(model, join(root, name), { config, preprocessing, embeddingDim: dims });
       model.dispose();

@@ -16,8 +16,11 @@ export type InputRange = '0-1' | '-1-1' | '0-255';
  */
 export interface BackboneConfig {
   readonly kind: 'backbone';
-  /** The trunk's `model.json` (weights beside it), read when the network is built; recorded, not needed afterwards. */
-  readonly path: string;
+  /**
+   * The trunk's `model.json` (weights beside it), read when the network is built; recorded, not
+   * needed afterwards. Absent when the trunk is given in code (`TrainOptions.trunk`).
+   */
+  readonly path?: string;
   /**
    * The trunk layer (or, in a graph model, the node) whose output is the features (default: the
    * trunk's last layer, or the graph's only output).
@@ -102,9 +105,9 @@ export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel |
   };
 
   if (trunk instanceof PretrainedGraph) {
-    require(config.freezeUpTo === undefined || config.freezeUpTo === 'all', () => `the backbone ${config.path} is a graph model, a frozen feature extractor: it cannot be fine-tuned (freezeUpTo '${config.freezeUpTo}'); give a layers model to fine-tune`);
+    require(config.freezeUpTo === undefined || config.freezeUpTo === 'all', () => `the backbone ${trunk.where} is a graph model, a frozen feature extractor: it cannot be fine-tuned (freezeUpTo '${config.freezeUpTo}'); give a layers model to fine-tune`);
     const outputs = trunk.outputNodes;
-    require(config.cutAt !== undefined || outputs.length === 1, () => `the graph model ${config.path} has ${outputs.length} outputs (${outputs.join(', ')}): choose the features with cutAt (--cut-at)`);
+    require(config.cutAt !== undefined || outputs.length === 1, () => `the graph model ${trunk.where} has ${outputs.length} outputs (${outputs.join(', ')}): choose the features with cutAt (--cut-at)`);
     const features = new GraphTrunk({ graph: trunk, outputNode: config.cutAt ?? outputs[0]!, name: 'graph_trunk' });
     return trainedStage(
       frozenStage((x) => features.apply(x) as tfl.SymbolicTensor),

@@ -1,5 +1,6 @@
 export {
   createModel,
+  customEmbeddingNetwork,
   embeddingDimension,
   memberDimensions,
   modelInputFormat,
@@ -7,6 +8,7 @@ export {
   type MlpConfig,
   type CnnConfig,
   type EnsembleConfig,
+  type CustomConfig,
   type EnsembleMember,
   type Preprocessing,
 } from './model-config.js';
@@ -14,6 +16,7 @@ export { backboneNetwork, trainingStages, FROZEN_STAGE, TRAINED_STAGE, type Back
 export { loadBackbone } from './backbone-file.js';
 export { exportPretrained, PRETRAINED_TRUNKS, type PretrainedTrunk } from './pretrained.js';
 export { L2Normalize } from './l2-normalize-layer.js';
+export { GraphTrunk, PretrainedGraph, type GraphTrunkArgs } from './graph-trunk-layer.js';
 export { saveModel, loadModel, checkModelDirectory, MODEL_FILES, type ModelMetadata, type LoadedModel } from './model-files.js';
 export { modelFingerprint, type DatasetRecord, type VerificationRecord } from './model-format.js';
 export { embed } from './embed.js';

@@ -47,8 +47,19 @@ export interface EnsembleConfig {
   readonly members: readonly EnsembleMember[];
 }
 
+/**
+ * A network built in code (any TensorFlow.js layers model), recorded so: it cannot be rebuilt from
+ * a config, but its saved topology loads like any other (its own custom layers registered).
+ */
+export interface CustomConfig {
+  readonly kind: 'custom';
+  /** The network's name, for the record. */
+  readonly name: string;
+  readonly embeddingDim: number;
+}
+
 /** Which network maps an image to its embedding. */
-export type ModelConfig = MlpConfig | CnnConfig | EnsembleConfig | BackboneConfig;
+export type ModelConfig = MlpConfig | CnnConfig | EnsembleConfig | BackboneConfig | CustomConfig;
 
 /** Embedding dimension of each independently trained part of `config`: one entry, or one per ensemble member. */
 export function memberDimensions(config: ModelConfig): number[] {
@@ -81,6 +92,25 @@ export function modelInputFormat(preprocessing: Preprocessing): ImageFormat & { 
 }
 
 /**
+ * A network built in code, ready to train as an embedding: one input of `preprocessing`'s image
+ * size (pixels / 255), one output of one vector per image, L2-normalised (a normalising layer is
+ * added unless the network ends with one, so that distances and thresholds mean what they mean for
+ * every other model). Its weights are used as they are, and trained in place.
+ */
+export function customEmbeddingNetwork(network: tfl.LayersModel, preprocessing: Preprocessing): { model: tfl.LayersModel; config: CustomConfig } {
+  require(network.inputs.length === 1 && network.outputs.length === 1, () => `the network '${network.name}' has ${network.inputs.length} inputs and ${network.outputs.length} outputs: an embedding network has one of each`);
+  const input = network.inputs[0]!.shape.slice(1);
+  require(
+    input.length === 3 && input.every((side, i) => side === preprocessing.inputShape[i]),
+    () => `the network '${network.name}' takes inputs of [${input.map(String).join(', ')}] but the images are ${preprocessing.inputShape.join(' × ')} (height × width × channels, pixels / 255)`,
+  );
+  const output = network.outputs[0]!.shape;
+  require(output.length === 2 && typeof output[1] === 'number', () => `the network '${network.name}' outputs [${output.map(String).join(', ')}]: an embedding network outputs one vector per image (batch × dimensions)`);
+  const model = network.layers.at(-1) instanceof L2Normalize ? network : tfl.model({ inputs: network.inputs, outputs: new L2Normalize({}).apply(network.outputs[0]!) as tfl.SymbolicTensor, name: network.name });
+  return { model, config: { kind: 'custom', name: network.name, embeddingDim: output[1] } };
+}
+
+/**
  * Builds the embedding network: pixels / 255 in (height × width × channels, values in [0, 1]),
  * one L2-normalised embedding out. Resizing, if asked, is a layer of the model itself, so a saved
  * model takes the dataset's image size in Node and in the browser.
@@ -93,6 +123,7 @@ export function createModel(config: ModelConfig, preprocessing: Preprocessing, s
   for (const [name, value] of [['height', height], ['width', width], ['channels', channels]] as const) {
     requireNumber(`input ${name}`, value, { integer: true, min: 1 });
   }
+  require(config.kind !== 'custom', () => `the network '${(config as CustomConfig).name}' was built in code: it has no config to build it from (give the network itself)`);
   let layer = 0;
   // tfjs treats a seed of 0 as "no seed" (Math.random): derive a non-zero seed per layer.
   const nextSeed = (): number => ((Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(++layer, 0x9e3779b9)) | 0) || 1;
@@ -100,7 +131,7 @@ export function createModel(config: ModelConfig, preprocessing: Preprocessing, s
   const input = tfl.input({ shape: [height, width, channels] });
   const images = resized(input, preprocessing.resizeTo);
   if (config.kind === 'backbone') {
-    require(trunk !== undefined, 'a backbone model needs its trunk: read it with loadBackbone(config.path)');
+    require(trunk !== undefined, 'a backbone model needs its trunk: read it with loadBackbone(config.path), or build it in code');
     return tfl.model({ inputs: input, outputs: backboneNetwork(config, trunk, images, nextSeed) });
   }
   if (config.kind !== 'ensemble') return tfl.model({ inputs: input, outputs: embeddingNetwork(config, images, nextSeed) });

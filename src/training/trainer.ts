@@ -1,6 +1,6 @@
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tf, type tfl } from '../tf.js';
+import { tf, tfl } from '../tf.js';
 import { require, requireNumber, TripletjsInputError } from '../common/errors.js';
 import { SeededRandom } from '../common/random.js';
 import type { Dataset, DatasetSplit, EvaluationProtocol } from '../data/dataset.js';
@@ -9,7 +9,8 @@ import { DEFAULT_FITTING } from '../data/image-format.js';
 import { trainingStages, trunkWeightNames } from '../models/backbone.js';
 import { StepInputs } from './step-inputs.js';
 import { loadBackbone } from '../models/backbone-file.js';
-import { createModel, embeddingDimension, memberDimensions, type ModelConfig, type Preprocessing } from '../models/model-config.js';
+import { createModel, customEmbeddingNetwork, embeddingDimension, memberDimensions, type ModelConfig, type Preprocessing } from '../models/model-config.js';
+import type { PretrainedGraph } from '../models/graph-trunk-layer.js';
 import { saveModel, type ModelMetadata } from '../models/model-files.js';
 import type { VerificationRecord } from '../models/model-format.js';
 import { PKSampler } from '../samplers/pk-sampler.js';
@@ -26,8 +27,17 @@ export interface TrainOptions {
   readonly dataset: Dataset;
   /** Fold of the dataset's split (default: the dataset's default split). */
   readonly fold?: number;
-  /** Default: a CNN with blocks of 32, 64, 128 filters and a 64-dimensional embedding. */
-  readonly model?: ModelConfig;
+  /**
+   * The network: a config (default: a CNN with blocks of 32, 64, 128 filters and a 64-dimensional
+   * embedding), or any TensorFlow.js layers model built in code, from images of the dataset's size
+   * (pixels / 255) to one vector per image, trained in place (see `customEmbeddingNetwork`).
+   */
+  readonly model?: ModelConfig | tfl.LayersModel;
+  /**
+   * The trunk of a `backbone` model, already loaded or built in code (a layers model, or a graph
+   * model as a frozen trunk), instead of reading `model.path`.
+   */
+  readonly trunk?: tfl.LayersModel | PretrainedGraph;
   /** Resize images to this size inside the model (default: the dataset's size). */
   readonly resizeTo?: readonly [number, number];
   /** Default `triplet`. */
@@ -136,17 +146,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   require(dataset !== undefined, 'train needs a dataset');
   const split = dataset.split(fold);
   const trainLabels = Int32Array.from(split.train, (i) => dataset.labels[i]!);
-  const settings = resolve(options, new Set(trainLabels).size);
-  const { epochs, seed, outDir } = settings;
-  require(settings.earlyStopPatience === undefined || split.validation !== undefined, `${dataset.name} has no validation split here (${split.description}): early stopping needs one`);
-  const sampler = new PKSampler({ labels: trainLabels, p: settings.p, k: settings.k, seed });
-  const stepsPerEpoch = Math.min(sampler.batchesPerEpoch, settings.stepsPerEpoch ?? Infinity);
-  const members = memberDimensions(settings.model);
   const preprocessing: Preprocessing = {
     inputShape: [dataset.shape.height, dataset.shape.width, dataset.shape.channels],
     ...(options.resizeTo ? { resizeTo: options.resizeTo } : {}),
     fitting: dataset.fitting ?? DEFAULT_FITTING,
   };
+  const custom = options.model instanceof tfl.LayersModel ? customEmbeddingNetwork(options.model, preprocessing) : undefined;
+  require(custom === undefined || options.resizeTo === undefined, 'resizeTo is for networks built from a config: a network built in code resizes its input itself, if it needs to');
+  const settings = resolve({ ...options, model: custom?.config ?? (options.model as ModelConfig | undefined) }, new Set(trainLabels).size);
+  const { epochs, seed, outDir } = settings;
+  require(settings.earlyStopPatience === undefined || split.validation !== undefined, `${dataset.name} has no validation split here (${split.description}): early stopping needs one`);
+  const sampler = new PKSampler({ labels: trainLabels, p: settings.p, k: settings.k, seed });
+  const stepsPerEpoch = Math.min(sampler.batchesPerEpoch, settings.stepsPerEpoch ?? Infinity);
+  const members = memberDimensions(settings.model);
   const loss = makeLoss(settings.loss, { margin: settings.margin });
   makeMiner(settings.miner, { margin: settings.margin, seed }); // fails early on a bad name
   const training = trainingRecord(settings, fold);
@@ -193,7 +205,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (best) [bestWeights, bestValidation] = [best.weights, best.best.validation];
       }
     }
-    model ??= createModel(settings.model, preprocessing, seed, settings.model.kind === 'backbone' ? await loadBackbone(settings.model.path) : undefined);
+    model ??= custom?.model ?? createModel(settings.model, preprocessing, seed, settings.model.kind === 'backbone' ? (options.trunk ?? (await loadBackbone(settings.model.path!))) : undefined);
     const stages = trainingStages(model);
     require(options.trunkLearningRate === undefined || trunkWeightNames(stages.trained).length > 0, 'a trunk learning rate (--trunk-lr) needs trunk layers that train: this trunk is wholly frozen (a graph model always is; give a layers model and --freeze-up-to)');
     if (settings.trunkLearningRate !== settings.learningRate && optimizer instanceof FusedAdam) {
@@ -439,12 +451,13 @@ function datasetRecord(dataset: Dataset, split: DatasetSplit, fold: number | und
   };
 }
 
-type Settings = Required<Omit<TrainOptions, 'dataset' | 'fold' | 'resizeTo' | 'augment' | 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir' | 'onEvent'>> & {
+type Settings = Required<Omit<TrainOptions, 'dataset' | 'fold' | 'model' | 'trunk' | 'resizeTo' | 'augment' | 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir' | 'onEvent'>> & {
+  readonly model: ModelConfig;
   /** Off, or every option filled in. */
   readonly augment: false | Required<AugmentOptions>;
 } & Pick<TrainOptions, 'earlyStopPatience' | 'stepsPerEpoch' | 'outDir'>;
 
-function resolve(options: TrainOptions, trainClasses: number): Settings {
+function resolve(options: TrainOptions & { readonly model?: ModelConfig }, trainClasses: number): Settings {
   const loss = options.loss ?? 'triplet';
   const optimizer = options.optimizer ?? 'adam';
   require(optimizer === 'adam' || optimizer === 'sgd', `unknown optimizer '${optimizer}' (choose adam or sgd)`);
@@ -482,6 +495,8 @@ function resolve(options: TrainOptions, trainClasses: number): Settings {
     options.trunkLearningRate === undefined || (settings.model.kind === 'backbone' && optimizer === 'adam'),
     'a trunk learning rate (--trunk-lr) is for a model on a pretrained trunk (--backbone), trained with Adam',
   );
+  require(options.trunk === undefined || settings.model.kind === 'backbone', 'a trunk is for a backbone model (model.kind backbone)');
+  require(settings.model.kind !== 'backbone' || options.trunk !== undefined || settings.model.path !== undefined, "a backbone model needs its trunk: the model.json's path (model.path) or the trunk itself (trunk)");
   if (settings.earlyStopPatience !== undefined) requireNumber('earlyStopPatience', settings.earlyStopPatience, { integer: true, min: 1 });
   if (settings.stepsPerEpoch !== undefined) requireNumber('stepsPerEpoch', settings.stepsPerEpoch, { integer: true, min: 1 });
   return settings;
