@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { tf, tfl } from '../src/tf.js';
 import { TripletjsInputError } from '../src/common/errors.js';
 import { loadDataset } from '../src/data/index.js';
-import { createModel, embed, exportPretrained, FROZEN_STAGE, loadBackbone, loadModel, trainingStages, TRAINED_STAGE, type BackboneConfig } from '../src/models/index.js';
+import { createModel, embed, exportPretrained, FROZEN_STAGE, loadBackbone, loadModel, saveModel, trainingStages, TRAINED_STAGE, type BackboneConfig } from '../src/models/index.js';
 import { GraphTrunk, PretrainedGraph } from '../src/models/graph-trunk-layer.js';
 import { train, type TrainOptions } from '../src/training/index.js';
 import './helpers/setup.js';
@@ -100,6 +100,29 @@ describe('a trunk under an embedding head', () => {
     assert.ok(!frozen.layers.some((layer) => layer.name === 'block_11_expand') && !(frozen.getLayer('frozen_trunk') as tfl.LayersModel).layers.some((l) => l.name === 'block_11_expand'), 'nothing above the cut');
     assert.deepEqual(frozen.outputs[0]!.shape, [null, 14, 14, 96]);
     model.dispose();
+  });
+
+  it('run at another input size: the same weights on 96 × 96 images, feature maps to match, fine-tunable; a graph model is refused', async () => {
+    const trunk = await layersTrunk();
+    const pretrained = weightValues(trunk, 'block_5_project/kernel').slice();
+    const model = createModel(config({ trunkInputSize: [96, 96], cutAt: 'block_8_project_BN', freezeUpTo: 'block_6_project_BN' }), preprocessing, 1, trunk);
+    const { frozen, trained } = trainingStages(model);
+    assert.deepEqual(frozen!.inputs[0]!.shape, [null, 112, 92, 1]);
+    // Four stride-2 stages before block_7 at 96: 96 / 16 = 6.
+    assert.deepEqual(frozen!.outputs[0]!.shape, [null, 6, 6, 64]);
+    assert.ok(trained.layers.some((layer) => layer.name === 'block_7_depthwise'), 'the blocks above the freeze point train');
+    assert.ok(frozen!.layers.flatMap((layer) => (layer instanceof tfl.LayersModel ? layer.layers : [layer])).some((layer) => layer.name === 'block_5_project'));
+    assert.deepEqual(weightValues(trunk, 'block_5_project/kernel'), pretrained);
+    const embeddings = embed(model, faces.images.subarray(0, 2 * 112 * 92), 2);
+    assert.ok(embeddings.every(Number.isFinite));
+    await saveModel(model, join(directory, 'resized'), { config: config({ trunkInputSize: [96, 96] }), preprocessing, embeddingDim: 16 });
+    const loaded = await loadModel(join(directory, 'resized'));
+    assert.deepEqual(embed(loaded.model, faces.images.subarray(0, 2 * 112 * 92), 2), embeddings, 'saved, it reloads at its size and embeds the same');
+    loaded.model.dispose();
+    model.dispose();
+    const graph = await loadBackbone(await exportPretrained('human-mobilefacenet', join(directory, 'graph-size')));
+    assert.throws(() => createModel({ kind: 'backbone', trunkInputSize: [96, 96] }, preprocessing, 1, graph), /is a graph model: it runs at the size it was converted at \(112 × 112\), not 96 × 96/);
+    (graph as PretrainedGraph).model.dispose();
   });
 
   it('a freeze point inside a residual block is refused; unknown layers are named', async () => {

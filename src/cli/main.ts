@@ -64,7 +64,7 @@ function networkConfig(spec: string, embeddingDim: number, pooling: 'average' | 
   throw new TripletjsInputError(`unknown model '${spec}' (use mlp, mlp:512,256, cnn, cnn:32,64,128, or members joined by +)`);
 }
 
-/** The network of --backbone, with --cut-at, --freeze-up-to, --input-range, --head and --dim. */
+/** The network of --backbone, with --cut-at, --freeze-up-to, --input-range, --trunk-input-size, --head and --dim. */
 function backboneConfig(flags: BackboneFlags, embeddingDim: number): BackboneConfig {
   const path = flags.backbone!;
   if (!existsSync(path)) throw new TripletjsInputError(`--backbone ${path}: no such file (give a TensorFlow.js model.json; triplet backbone export writes one)`);
@@ -79,6 +79,7 @@ function backboneConfig(flags: BackboneFlags, embeddingDim: number): BackboneCon
     ...(flags.cutAt ? { cutAt: flags.cutAt } : {}),
     ...(flags.freezeUpTo ? { freezeUpTo: flags.freezeUpTo } : {}),
     ...(flags.inputRange ? { inputRange: flags.inputRange } : {}),
+    ...(flags.trunkInputSize ? { trunkInputSize: flags.trunkInputSize } : {}),
     head: widths,
     embeddingDim,
   };
@@ -91,6 +92,7 @@ interface BackboneFlags {
   cutAt?: string;
   freezeUpTo?: string;
   inputRange?: InputRange;
+  trunkInputSize?: [number, number];
   head?: string;
 }
 
@@ -248,6 +250,7 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--cut-at <layer>', 'backbone: the layer (graph model: the node) whose output is the features (default: its last, or its only output)')
     .option('--freeze-up-to <layer>', 'backbone: layers up to this one keep their weights; all (default) or none; a graph model is always frozen')
     .option('--input-range <range>', 'backbone: the range it takes inputs in: 0-1 (default), -1-1 or 0-255', oneOf<InputRange>('--input-range', ['0-1', '-1-1', '0-255']))
+    .option('--trunk-input-size <HxW>', "backbone (layers model): run the trunk at this image size instead of its own, e.g. 96x96 for small images", size)
     .option('--head <spec>', 'backbone: linear (default) or mlp:512 (hidden ReLU layers) before the embedding')
     .option('--trunk-lr <rate>', "backbone: the learning rate of the trunk's trained layers (default: --lr's)", number('--trunk-lr'))
     .option('--dim <n>', 'embedding dimension', integer('--dim'), 64)

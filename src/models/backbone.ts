@@ -33,6 +33,13 @@ export interface BackboneConfig {
    * (freeze at a block boundary). A graph model is always wholly frozen.
    */
   readonly freezeUpTo?: string;
+  /**
+   * The image size (height, width) a layers trunk runs at (default: its model's input size). A
+   * convolutional trunk's weights fit any size: small images (sketches, thumbnails) can run it at a
+   * fraction of the cost of its native size. Layers above the cut may depend on the size: they are
+   * not used.
+   */
+  readonly trunkInputSize?: readonly [number, number];
   /** The range the trunk expects its inputs in (default `'0-1'`). */
   readonly inputRange?: InputRange;
   /** Widths of the head's hidden ReLU layers; none (the default) is a linear head. */
@@ -68,7 +75,10 @@ export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel |
   const embeddingDim = requireNumber('embeddingDim', config.embeddingDim ?? 64, { integer: true, min: 1 });
   const range = RANGES[config.inputRange ?? '0-1'];
   require(range !== undefined, () => `unknown input range '${config.inputRange}' (expected ${Object.keys(RANGES).join(', ')})`);
-  const [height, width, channels] = trunk instanceof PretrainedGraph ? trunk.inputShape : (trunk.inputs[0]!.shape.slice(1) as number[]);
+  const [nativeHeight, nativeWidth, channels] = trunk instanceof PretrainedGraph ? trunk.inputShape : (trunk.inputs[0]!.shape.slice(1) as number[]);
+  const [height, width] = config.trunkInputSize ?? [nativeHeight!, nativeWidth!];
+  for (const [name, side] of [['height', height], ['width', width]] as const) requireNumber(`trunk input ${name}`, side, { integer: true, min: 1 });
+  const resized = height !== nativeHeight || width !== nativeWidth;
   const given = images.shape as number[];
   require(channels === 3 || channels === given[3], () => `the backbone takes ${channels} channels and the images have ${given[3]}`);
   /** The images brought to the trunk's input: grey repeated into RGB, resized, scaled to its range. */
@@ -106,6 +116,7 @@ export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel |
 
   if (trunk instanceof PretrainedGraph) {
     require(config.freezeUpTo === undefined || config.freezeUpTo === 'all', () => `the backbone ${trunk.where} is a graph model, a frozen feature extractor: it cannot be fine-tuned (freezeUpTo '${config.freezeUpTo}'); give a layers model to fine-tune`);
+    require(!resized, () => `the backbone ${trunk.where} is a graph model: it runs at the size it was converted at (${nativeHeight} × ${nativeWidth}), not ${height} × ${width}`);
     const outputs = trunk.outputNodes;
     require(config.cutAt !== undefined || outputs.length === 1, () => `the graph model ${trunk.where} has ${outputs.length} outputs (${outputs.join(', ')}): choose the features with cutAt (--cut-at)`);
     const features = new GraphTrunk({ graph: trunk, outputNode: config.cutAt ?? outputs[0]!, name: 'graph_trunk' });
@@ -128,15 +139,23 @@ export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel |
   // The layers above the cut (the trunk's own classifier) are not used: free their weights.
   for (const layer of trunk.layers.slice(cutIndex + 1)) layer.dispose();
 
+  /** The trunk from its input to `target`, at the size it runs at: its own graph, or its layers applied again to an input of `trunkInputSize` (their weights shared). */
+  const trunkUpTo = (target: tfl.SymbolicTensor, name: string): tfl.LayersModel => {
+    if (!resized) return tfl.model({ inputs: trunk.inputs, outputs: target, name });
+    const input = tfl.input({ shape: [height, width, channels!] });
+    return tfl.model({ inputs: input, outputs: reapplyAbove(trunk, trunk.inputs[0]!, target, input), name });
+  };
+  // The trunk's own tensors (node 0): a resized trunk gives its layers a second node.
+  const cutOutput = cut.getOutputAt(0) as tfl.SymbolicTensor;
   if (lastFrozen < 0) {
-    const features = tfl.model({ inputs: trunk.inputs, outputs: cut.output as tfl.SymbolicTensor, name: 'trunk' });
+    const features = trunkUpTo(cutOutput, 'trunk');
     return head(features.apply(toTrunkInput(images)) as tfl.SymbolicTensor);
   }
-  const boundary = trunk.layers[lastFrozen]!;
-  const prefix = tfl.model({ inputs: trunk.inputs, outputs: boundary.output as tfl.SymbolicTensor, name: 'frozen_trunk' });
+  const boundaryOutput = trunk.layers[lastFrozen]!.getOutputAt(0) as tfl.SymbolicTensor;
+  const prefix = trunkUpTo(boundaryOutput, 'frozen_trunk');
   return trainedStage(
     frozenStage((x) => prefix.apply(x) as tfl.SymbolicTensor),
-    (x) => reapplyAbove(trunk, boundary.output as tfl.SymbolicTensor, cut.output as tfl.SymbolicTensor, x),
+    (x) => reapplyAbove(trunk, boundaryOutput, cutOutput, x),
   );
 }
 

@@ -40,8 +40,8 @@ export function batchSizeFor(model: tfl.LayersModel): number {
       ...m.layers.map((layer) => {
         if (layer instanceof tfl.LayersModel) return largest(layer);
         if (layer instanceof GraphTrunk) return ACTIVATION_BUDGET / GRAPH_BATCH;
-        const shapes = (Array.isArray(layer.outputShape[0]) ? layer.outputShape : [layer.outputShape]) as tfl.Shape[];
-        return Math.max(...shapes.map(size));
+        // Every place the layer is used (a trunk run at another size uses its layers twice).
+        return Math.max(...layer.inboundNodes.flatMap((node) => node.outputTensors.map((tensor) => size(tensor.shape))));
       }),
     );
   return Math.max(1, Math.min(256, Math.floor(ACTIVATION_BUDGET / largest(model))));
