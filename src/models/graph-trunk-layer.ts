@@ -54,14 +54,25 @@ export class PretrainedGraph {
   }
 }
 
+/**
+ * A text in a layer's saved config. TensorFlow.js changes the case of every string it saves or
+ * loads (snake_case ↔ camelCase) except a `name`: node names and paths are kept as `{ name }`.
+ */
+export type ConfigText = string | { readonly name: string };
+
+/** The text of a {@link ConfigText}. */
+export function configText(value: ConfigText): string {
+  return typeof value === 'string' ? value : value.name;
+}
+
 /** Options of a {@link GraphTrunk} layer. */
 export interface GraphTrunkArgs {
   /** The graph (absent when the layer is deserialised: it is then found by `binding`). */
   readonly graph?: PretrainedGraph;
   /** Where a saved model keeps the graph's `model.json`, relative to its own (default {@link GRAPH_TRUNK_FILE}). */
-  readonly file?: string;
+  readonly file?: ConfigText;
   /** The node whose value is the layer's output (the cut). */
-  readonly outputNode: string;
+  readonly outputNode: ConfigText;
   /** Output shape without the batch axis; measured when absent. */
   readonly outputShape?: readonly number[];
   readonly name?: string;
@@ -89,11 +100,11 @@ export class GraphTrunk extends tfl.layers.Layer {
   constructor(args: GraphTrunkArgs) {
     super({ name: args.name, trainable: false });
     const graph = args.graph ?? (args.binding === undefined ? undefined : bound.get(args.binding));
-    require(graph !== undefined, `a GraphTrunk layer needs its graph model (${args.file}): load the model with tripletjs's loadModel or loadModelFromUrl`);
+    this.file = args.file === undefined ? FILE_IN_SAVED_MODEL : configText(args.file);
+    require(graph !== undefined, `a GraphTrunk layer needs its graph model (${this.file}): load the model with tripletjs's loadModel or loadModelFromUrl`);
     this.graph = graph;
-    this.file = args.file ?? FILE_IN_SAVED_MODEL;
-    this.outputNode = args.outputNode;
-    this.featureShape = args.outputShape ?? featureShapeAt(graph, args.outputNode);
+    this.outputNode = configText(args.outputNode);
+    this.featureShape = args.outputShape ?? featureShapeAt(graph, this.outputNode);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -107,7 +118,7 @@ export class GraphTrunk extends tfl.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), file: this.file, outputNode: this.outputNode, outputShape: [...this.featureShape] };
+    return { ...super.getConfig(), file: { name: this.file }, outputNode: { name: this.outputNode }, outputShape: [...this.featureShape] };
   }
 
   override dispose(): ReturnType<tfl.layers.Layer['dispose']> {

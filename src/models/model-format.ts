@@ -9,7 +9,7 @@ import type { ModelConfig, Preprocessing } from './model-config.js';
 // The custom layers register themselves on import, so that saved models deserialise.
 import './l2-normalize-layer.js';
 import './resize-layer.js';
-import { bindGraph, GraphTrunk, PretrainedGraph, unbindGraph } from './graph-trunk-layer.js';
+import { bindGraph, configText, GraphTrunk, PretrainedGraph, unbindGraph, type ConfigText } from './graph-trunk-layer.js';
 
 /** Everything needed to use a saved model again, stored beside it as `tripletjs.json`. */
 export interface ModelMetadata {
@@ -116,7 +116,7 @@ export async function deserialiseModel(
   let model: tfl.LayersModel;
   try {
     for (const config of graphTrunkConfigs(topology)) {
-      const file = String(config.file);
+      const file = configText(config.file as ConfigText);
       const graph = await PretrainedGraph.load(await readGraph(file), `${where}: ${file}`);
       const binding = bindGraph(graph);
       config.binding = binding;
