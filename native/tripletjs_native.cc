@@ -601,25 +601,6 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// clip(x, out, lo, hi): out = hi where x > hi, lo where x < lo, else x (NaN stays NaN), as the cpu
-// backend's ClipByValue and, with lo = 0 and hi = +∞, its Relu.
-napi_value Clip(napi_env env, napi_callback_info info) {
-  Args args(env, info, "clip");
-  int64_t size = 0;
-  const float* x = static_cast<const float*>(args.typed(0, napi_float32_array, -1, "x", &size));
-  float* out = args.floats(1, size, "out");
-  const float lo = static_cast<float>(args.number(2, "lo"));
-  const float hi = static_cast<float>(args.number(3, "hi"));
-  if (args.failed) return nullptr;
-  parallel_for(size, 2, [=](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float v = x[i];
-      out[i] = v > hi ? hi : (v < lo ? lo : v);
-    }
-  });
-  return nullptr;
-}
-
 // clipGrad(dy, x, dx, lo, hi): dx = dy where lo ≤ x ≤ hi, else 0 (NaN x gives 0), as tfjs's
 // ClipByValue gradient: where(x ≥ lo and x ≤ hi, dy, 0).
 napi_value ClipGrad(napi_env env, napi_callback_info info) {
@@ -632,7 +613,11 @@ napi_value ClipGrad(napi_env env, napi_callback_info info) {
   const float hi = static_cast<float>(args.number(4, "hi"));
   if (args.failed) return nullptr;
   parallel_for(size, 3, [=](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) dx[i] = (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.0f;
+    // Selects, as in reluGrad: the loop vectorises.
+    for (int64_t i = begin; i < end; ++i) {
+      const bool inside = (x[i] >= lo) & (x[i] <= hi);
+      dx[i] = inside ? dy[i] : 0.0f;
+    }
   });
   return nullptr;
 }
@@ -880,7 +865,6 @@ napi_value Init(napi_env env, napi_value exports) {
       {"channelOp", nullptr, ChannelOperation, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"clip", nullptr, Clip, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"clipGrad", nullptr, ClipGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormGradSums", nullptr, BatchNormGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -3,9 +3,10 @@
  * convolutions, dense and depthwise, and both of their gradients) run in the OpenBLAS addon of ./native-addon.ts, on
  * every core, and so do the passes over whole conv activations that profiling showed next (max
  * pooling and its gradient, batch normalisation, a per-channel vector added, subtracted or
- * multiplied, `Tile`, sums over leading axes for the bias and batch-norm gradients, `Relu` and
- * `ClipByValue`, which MobileNet's ReLU6 layers run over every activation); every other kernel
- * stays wasm's (or tripletjs's wasm ones).
+ * multiplied, `Tile`, sums over leading axes for the bias and batch-norm gradients); every other
+ * kernel stays wasm's (or tripletjs's wasm ones). `Relu` and `ClipByValue` (MobileNet's ReLU6)
+ * stay wasm's: a threaded native pass was no faster on this machine (32 × 56 × 56 × 144 values:
+ * 13–17 ms on one thread and 7–9 on two, against wasm's 6–7 ms).
  *
  * The addon reads its inputs from the wasm heap and writes into an output tensor allocated there
  * by the wasm backend, through `Float32Array` views: nothing is copied between backends, and
@@ -48,8 +49,6 @@ export const NATIVE_KERNEL_NAMES = [
   'Tile',
   'Sum',
   'Mean',
-  'Relu',
-  'ClipByValue',
 ] as const;
 
 type NativeKernelName = (typeof NATIVE_KERNEL_NAMES)[number];
@@ -331,24 +330,6 @@ function leadingReductionKernel(name: 'Sum' | 'Mean'): KernelFunc {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Relu and ClipByValue (Keras's ReLU6 layer is a Relu, then a ClipByValue to [0, 6])
-// ---------------------------------------------------------------------------------------------
-
-/** `Relu` and `ClipByValue` of float32 data in one threaded pass (wasm's run on one thread), NaN kept as the cpu backend keeps it. */
-function clipKernel(name: 'Relu' | 'ClipByValue'): KernelFunc {
-  return (args) => {
-    const backend = args.backend as BackendWasm;
-    const { x } = args.inputs as { x: TensorInfo };
-    if (!allFloat32(x) || tf.util.sizeFromShape(x.shape) === 0) return fallback(name, args);
-    const attrs = args.attrs as unknown as tf.ClipByValueAttrs;
-    const [lo, hi] = name === 'Relu' ? [0, Infinity] : [attrs.clipValueMin, attrs.clipValueMax];
-    const out = backend.makeOutput([...x.shape], 'float32');
-    native().clip(heap(backend, x), heap(backend, out), lo, hi);
-    return out;
-  };
-}
-
 const KERNELS: Readonly<Record<NativeKernelName, KernelFunc>> = {
   BatchMatMul: matMulKernel('BatchMatMul'),
   _FusedMatMul: matMulKernel('_FusedMatMul'),
@@ -368,8 +349,6 @@ const KERNELS: Readonly<Record<NativeKernelName, KernelFunc>> = {
   Tile: tileKernel,
   Sum: leadingReductionKernel('Sum'),
   Mean: leadingReductionKernel('Mean'),
-  Relu: clipKernel('Relu'),
-  ClipByValue: clipKernel('ClipByValue'),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -456,6 +435,6 @@ export function installNativeKernels(wanted?: boolean, addonPath: string = NATIV
   const convolutions = dnnl ? 'conv2d and its gradients in oneDNN' : 'conv2d and its gradients by im2col';
   return {
     active: true,
-    description: `native ${version} kernels (${core}, ${threads} thread${threads === 1 ? '' : 's'}) for matMul, ${convolutions}, pooling, batch norm, per-channel ops, tile, sum, relu and clip`,
+    description: `native ${version} kernels (${core}, ${threads} thread${threads === 1 ? '' : 's'}) for matMul, ${convolutions}, pooling, batch norm, per-channel ops, tile and sum`,
   };
 }
