@@ -55,8 +55,9 @@ const CASES = {
 } as const;
 type CaseName = keyof typeof CASES;
 
-/** Cases run when --cases is not given, and those without a wasm-only configuration. */
+/** Cases run when --cases is not given. */
 const DEFAULT_CASES: CaseName[] = ['matmul', 'cnn', 'mlp', 'batch-hard', 'semi-hard'];
+/** The MobileNetV2 cases: they need the trunk, and have no wasm-only configuration. */
 const MNV2_CASES: ReadonlySet<CaseName> = new Set(['mnv2', 'mnv2-trained']);
 
 /** tripletjs configurations (child processes of this script) and PyTorch's (the peer binary). */
