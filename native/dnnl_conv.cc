@@ -1,8 +1,11 @@
 // Convolutions through oneDNN: its JIT kernels run in their own blocked layout (for example
 // nChw16c on AVX-512), so each pass reorders NHWC inputs into it and its outputs back, and still
 // takes a third of the time of im2col + sgemm on this project's shapes (BENCHMARKS.md, "oneDNN";
-// bench/dnnl-conv.cpp). Primitives, reorders and the blocked buffers are created once per geometry
-// and pass, and reused.
+// bench/dnnl-conv.cpp). Primitives and reorders are created once per geometry and pass, and
+// reused; the blocked buffers are not theirs but a scratch shared by all passes (one buffer per
+// argument position, grown to the largest pass and kept), since the passes run one at a time. A
+// network with many geometries (MobileNetV2: about a hundred passes) then neither recreates its
+// primitives each step nor holds blocked copies of all its activations.
 #include "dnnl_conv.h"
 
 #ifdef TRIPLETJS_DNNL
@@ -10,8 +13,10 @@
 #include <omp.h>
 
 #include <array>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <new>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 #include <vector>
@@ -35,14 +40,44 @@ dnnl::stream& cpu_stream() {
 enum PassKind { kForward, kBackwardData, kBackwardWeights };
 
 // One argument of a primitive: the tensor as tfjs lays it out, and, when the primitive wants
-// another layout, a buffer in that layout with the reorder into it (inputs) or out of it (outputs).
+// another layout, that layout (its buffer is the scratch of the argument's position) with the
+// reorder into it (inputs) or out of it (outputs).
 struct Argument {
   int id;
   memory::desc user;
   bool output;
-  memory inner;
+  memory::desc wanted;
+  bool reordered;
   dnnl::reorder convert;
 };
+
+// The blocked buffers: one per argument position, 64-byte aligned, grown and never shrunk (a
+// freed large block goes back to the system, and a new one faults its pages in again).
+class Scratch {
+ public:
+  ~Scratch() {
+    for (void* p : buffers_) std::free(p);
+  }
+  void* get(size_t slot, size_t bytes) {
+    if (slot >= buffers_.size()) {
+      buffers_.resize(slot + 1, nullptr);
+      sizes_.resize(slot + 1, 0);
+    }
+    if (sizes_[slot] < bytes) {
+      std::free(buffers_[slot]);
+      const size_t rounded = (bytes + 63) / 64 * 64;
+      buffers_[slot] = std::aligned_alloc(64, rounded);
+      if (buffers_[slot] == nullptr) throw std::bad_alloc();
+      sizes_[slot] = rounded;
+    }
+    return buffers_[slot];
+  }
+
+ private:
+  std::vector<void*> buffers_;
+  std::vector<size_t> sizes_;
+};
+Scratch g_scratch;
 
 struct Pass {
   dnnl::primitive primitive;
@@ -50,9 +85,8 @@ struct Pass {
 };
 
 Argument bind(int id, const memory::desc& user, const memory::desc& wanted, bool output) {
-  Argument a{id, user, output, {}, {}};
-  if (wanted != user) {
-    a.inner = memory(wanted, cpu());
+  Argument a{id, user, output, wanted, wanted != user, {}};
+  if (a.reordered) {
     a.convert = output ? dnnl::reorder(dnnl::reorder::primitive_desc(cpu(), wanted, cpu(), user))
                        : dnnl::reorder(dnnl::reorder::primitive_desc(cpu(), user, cpu(), wanted));
   }
@@ -61,9 +95,10 @@ Argument bind(int id, const memory::desc& user, const memory::desc& wanted, bool
 
 using Key = std::array<int64_t, 19>;
 
-// At most this many geometries × passes are kept (each holds its blocked buffers): a training run
-// uses a handful, an evaluation one or two more for its last, smaller batch.
-constexpr size_t kMaxCached = 24;
+// At most this many geometries × passes are kept (a primitive and its reorders, no buffers): a
+// training step of MobileNetV2 above a frozen part uses about a hundred, an evaluation a few more
+// for its last, smaller batch. Past it the cache starts again.
+constexpr size_t kMaxCached = 512;
 std::map<Key, std::unique_ptr<Pass>> g_cache;
 bool g_enabled = true;
 
@@ -164,23 +199,26 @@ bool run(const ConvShape& g, PassKind kind, bool bias, bool relu, const std::vec
     Pass& pass = *found->second;
     dnnl::stream& stream = cpu_stream();
     std::unordered_map<int, memory> arguments;
-    std::vector<std::pair<Argument*, memory>> outputs;
+    std::vector<std::pair<Argument*, std::pair<memory, memory>>> outputs;
     for (size_t i = 0; i < pass.arguments.size(); ++i) {
       Argument& a = pass.arguments[i];
       memory user(a.user, cpu(), buffers[i]);
-      if (!a.inner) {
+      if (!a.reordered) {
         arguments.emplace(a.id, user);
       } else {
-        if (!a.output) a.convert.execute(stream, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, a.inner}});
-        else outputs.emplace_back(&a, user);
-        arguments.emplace(a.id, a.inner);
+        memory inner(a.wanted, cpu(), g_scratch.get(i, a.wanted.get_size()));
+        if (!a.output) a.convert.execute(stream, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, inner}});
+        else outputs.emplace_back(&a, std::make_pair(inner, user));
+        arguments.emplace(a.id, inner);
       }
     }
     pass.primitive.execute(stream, arguments);
-    for (auto& [a, user] : outputs) a->convert.execute(stream, {{DNNL_ARG_FROM, a->inner}, {DNNL_ARG_TO, user}});
+    for (auto& [a, pair] : outputs) a->convert.execute(stream, {{DNNL_ARG_FROM, pair.first}, {DNNL_ARG_TO, pair.second}});
     stream.wait();
     return true;
   } catch (const dnnl::error&) {
+    return false;
+  } catch (const std::bad_alloc&) {
     return false;
   }
 }

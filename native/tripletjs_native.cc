@@ -601,6 +601,66 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// clipGrad(dy, x, dx, lo, hi): dx = dy where lo ≤ x ≤ hi, else 0 (NaN x gives 0), as tfjs's
+// ClipByValue gradient: where(x ≥ lo and x ≤ hi, dy, 0).
+napi_value ClipGrad(napi_env env, napi_callback_info info) {
+  Args args(env, info, "clipGrad");
+  int64_t size = 0;
+  const float* dy = static_cast<const float*>(args.typed(0, napi_float32_array, -1, "dy", &size));
+  const float* x = args.floats(1, size, "x");
+  float* dx = args.floats(2, size, "dx");
+  const float lo = static_cast<float>(args.number(3, "lo"));
+  const float hi = static_cast<float>(args.number(4, "hi"));
+  if (args.failed) return nullptr;
+  parallel_for(size, 3, [=](int64_t begin, int64_t end) {
+    // Selects, as in reluGrad: the loop vectorises.
+    for (int64_t i = begin; i < end; ++i) {
+      const bool inside = (x[i] >= lo) & (x[i] <= hi);
+      dx[i] = inside ? dy[i] : 0.0f;
+    }
+  });
+  return nullptr;
+}
+
+// batchNormGradSums(dy, x, mean, sums): sums[j] = Σ_r dy[r, j] and sums[C + j] = Σ_r dy[r, j] ·
+// (x[r, j] − mean[j]) over the rows of C = mean.length values, in float64: the two reductions of
+// batch normalisation's gradient (offset, scale, mean and variance follow from them per channel).
+napi_value BatchNormGradSums(napi_env env, napi_callback_info info) {
+  Args args(env, info, "batchNormGradSums");
+  int64_t size = 0, width = 0;
+  const float* dy = static_cast<const float*>(args.typed(0, napi_float32_array, -1, "dy", &size));
+  const float* x = args.floats(1, size, "x");
+  const float* mean = static_cast<const float*>(args.typed(2, napi_float32_array, -1, "mean", &width));
+  float* sums = args.floats(3, 2 * width, "sums");
+  if (!args.failed && (width == 0 || size % width != 0)) args.fail("x", "is not whole rows of mean");
+  if (args.failed) return nullptr;
+  const int64_t rows = size / width;
+  // Fixed blocks of rows added in block order, as sumRows: the same result on any thread count's timing.
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(g_threads, rows));
+  std::vector<double> partial(static_cast<size_t>(2 * blocks * width), 0.0);
+  parallel_for(blocks, 2 * (rows / blocks) * width, [&](int64_t begin, int64_t end) {
+    for (int64_t block = begin; block < end; ++block) {
+      double* plain = partial.data() + 2 * block * width;
+      double* centred = plain + width;
+      for (int64_t r = rows * block / blocks; r < rows * (block + 1) / blocks; ++r) {
+        const float* d = dy + r * width;
+        const float* v = x + r * width;
+        for (int64_t j = 0; j < width; ++j) {
+          plain[j] += d[j];
+          centred[j] += static_cast<double>(d[j]) * (static_cast<double>(v[j]) - mean[j]);
+        }
+      }
+    }
+  });
+  for (int64_t j = 0; j < 2 * width; ++j) {
+    const int64_t half = j / width, channel = j % width;
+    double total = 0;
+    for (int64_t block = 0; block < blocks; ++block) total += partial[(2 * block + half) * width + channel];
+    sums[j] = static_cast<float>(total);
+  }
+  return nullptr;
+}
+
 // channelOp(x, v, out, op): out[r, j] = x[r, j] ∘ v[j] over rows of v.length values, where ∘ is
 // + (op 0), · (1), x − v (2) or v − x (3).
 napi_value ChannelOperation(napi_env env, napi_callback_info info) {
@@ -805,6 +865,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"channelOp", nullptr, ChannelOperation, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"clipGrad", nullptr, ClipGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormGradSums", nullptr, BatchNormGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -4,7 +4,8 @@ import { installNativeKernels } from './native-kernels.js';
 import { installGradients } from './gradients.js';
 import { installAdamKernel } from './adam-kernel.js';
 import { installL2NormalizeKernels } from './l2-normalize.js';
-import { installReluGradient } from './relu-gradient.js';
+import { installClipGradient, installReluGradient } from './relu-gradient.js';
+import { installBatchNormGradient } from './batch-norm-gradient.js';
 
 /** Backends tripletjs knows how to start, fastest first. */
 export type BackendName = 'wasm' | 'cpu';
@@ -60,6 +61,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       installAdamKernel();
       installL2NormalizeKernels();
       installReluGradient();
+      installClipGradient();
+      installBatchNormGradient();
       const native = installNativeKernels(options.native);
       detail = `wasm (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}${native.active ? ') + ' : ', own matmul kernel); '}${native.description}`;
     }

@@ -45,6 +45,10 @@ export interface NativeAddon {
   adamUpdate(x: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, newX: Float32Array, newM: Float32Array, newV: Float32Array, constants: Float64Array): void;
   /** dx = dy · step(x) (tfjs's ReLU gradient: dy where x > 0, dy · 0 where x ≤ 0, NaN where x is NaN). */
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  /** dx = dy where lo ≤ x ≤ hi, else 0 (tfjs's ClipByValue gradient). */
+  clipGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, lo: number, hi: number): void;
+  /** sums = [Σ dy per channel, Σ dy · (x − mean) per channel] over the rows of mean.length values (float64 sums). */
+  batchNormGradSums(dy: Float32Array, x: Float32Array, mean: Float32Array, sums: Float32Array): void;
   /** out = (x − mean) · scale / sqrt(variance + epsilon) + offset, per channel (the last axis). */
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void;
   /** out = x repeated reps[d] times along each axis d. */
