@@ -106,13 +106,13 @@ for (const [i, candidate] of CANDIDATES.entries()) {
 await initBackend({ announce: () => undefined });
 const dataset = await loadDataset('orl-faces');
 const split = dataset.split(3);
-const raw = evaluateRawPixelFloor(dataset, split);
+const raw = await evaluateRawPixelFloor(dataset, split);
 const rows = [];
 for (const row of [FROZEN, TUNED]) {
   const chosen = results.filter((r) => r.row === row).reduce((best, r) => (r.validation.mapAtR > best.validation.mapAtR ? r : best));
   const { model, metadata } = await loadModel(chosen.modelDirectory);
   const threshold = metadata.verification?.threshold;
-  const test = evaluateModel(model, dataset, split.test, threshold !== undefined ? { threshold } : {});
+  const test = await evaluateModel(model, dataset, split.test, threshold !== undefined ? { threshold } : {});
   model.dispose();
   rows.push({ row, chosen: chosen.name, keptEpoch: chosen.keptEpoch, validationMapAtR: chosen.validation.mapAtR, test, secondsPerEpoch: chosen.secondsPerEpoch, peakRssMiB: chosen.peakRssMiB });
 }

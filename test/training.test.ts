@@ -118,7 +118,7 @@ describe('training', () => {
 
   it('a short run beats its own untrained embedding on the unseen people', async () => {
     const split = faces.split();
-    const untrained = evaluateModel(createModel(small, { inputShape: [112, 92, 1], resizeTo: [28, 23] }, 7), faces, split.test);
+    const untrained = await evaluateModel(createModel(small, { inputShape: [112, 92, 1], resizeTo: [28, 23] }, 7), faces, split.test);
     const liveTensors: number[] = [];
     const result = await train({ ...options, epochs: 12, onEvent: (e) => e.type === 'epoch' && liveTensors.push(tf.memory().numTensors) });
     assert.equal(new Set(liveTensors.slice(1)).size, 1, `live tensors per epoch: ${liveTensors.join(', ')}`);
