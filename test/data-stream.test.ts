@@ -3,6 +3,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -351,5 +353,35 @@ describe('training on a streamed folder', () => {
     }
     const left = readdirSync(tmpdir()).filter((f) => f.startsWith(`tripletjs-features-${process.pid}-`)).length;
     assert.equal(left, before, 'the feature file is deleted at the end of the run');
+  });
+});
+
+describe('the command line on a streamed folder', () => {
+  test('train --stream --cache-dir logs each step’s wait for data and sums it up; embed streams too', async () => {
+    const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+    const path = await makeFolder('cli', 8, 5);
+    const out = join(root, 'cli-run');
+    const cacheDir = join(root, 'cli-cache');
+    const train = spawnSync(
+      process.execPath,
+      [cli, 'train', '--dataset', `folder:${path}`, '--image-size', '16x12', '--channels', '3', '--stream', '--workers', '1', '--cache-dir', cacheDir,
+        '--model', 'cnn:4,8', '--dim', '8', '--epochs', '2', '--p', '4', '--k', '3', '--out', out, '--json'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(train.status, 0, train.stderr);
+    assert.match(train.stderr, /streamed \(decoded batch by batch, cached in /);
+    assert.match(train.stderr, /waited [\d.]+ s for data/);
+    const summary = JSON.parse(train.stdout) as { dataWait: { seconds: number; fraction: number }; rawPixels: unknown };
+    assert.ok(summary.dataWait.seconds >= 0 && summary.dataWait.fraction >= 0);
+    assert.equal(summary.rawPixels, null, 'no raw-pixel floor for a streamed dataset');
+    const log = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { type: string; dataWaitSeconds?: number });
+    assert.ok(log.filter((e) => e.type === 'step').every((e) => typeof e.dataWaitSeconds === 'number'));
+    assert.ok(log.filter((e) => e.type === 'epoch').every((e) => typeof e.dataWaitSeconds === 'number'));
+    assert.ok(readdirSync(cacheDir).length === 1, 'the cache was written');
+
+    const npy = join(root, 'cli.npy');
+    const embedded = spawnSync(process.execPath, [cli, 'embed', '--model', join(out, 'model'), '--input', `folder:${path}`, '--stream', '--workers', '1', '--out', npy], { encoding: 'utf8' });
+    assert.equal(embedded.status, 0, embedded.stderr);
+    assert.match(embedded.stdout, /40 embeddings of 8 dimensions/);
   });
 });
