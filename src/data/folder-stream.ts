@@ -136,6 +136,8 @@ class FolderReader {
   private readonly slots: Array<FileToDecode['cache']>;
   /** Indices whose file failed at batch time (skipUnreadable), and the index read instead. */
   private readonly replacements = new Map<number, number>();
+  /** Indices whose file failed at batch time (skipUnreadable), replaced or not yet. */
+  private readonly unreadable = new Set<number>();
   private closed = false;
 
   constructor(
@@ -200,27 +202,26 @@ class FolderReader {
     if (failures.length === 0) return pixels;
     if (!this.skipUnreadable) throw new TripletjsInputError(`${this.name}: ${failures[0]!.message}${failures.length > 1 ? ` (and ${failures.length - 1} more in this batch)` : ''}`);
     // Replace each failed image by the next image of its class (listing order, wrapping) that decodes.
+    // The replacement depends only on which files are unreadable, not on when that was found out.
+    for (const { position } of failures) this.unreadable.add(indices[position]!);
     for (const { position, message } of failures) {
       const index = indices[position]!;
       let replacement = index;
       for (;;) {
         replacement = this.nextOfClass(replacement);
-        require(replacement !== index, () => `${this.name}: no image of class '${this.labels[index]}' can be decoded (the last: ${message})`);
-        const known = this.replacements.get(replacement);
-        if (known !== undefined) continue; // also unreadable
+        require(replacement !== index, () => `${this.name}: no image of ${dirname(this.paths[index]!)} can be decoded (the last: ${message})`);
+        if (this.unreadable.has(replacement)) continue;
         const [decoded] = await this.decodeFiles([{ path: this.paths[replacement]!, ...(this.slots[replacement] ? { cache: this.slots[replacement] } : {}) }]);
         if (decoded!.result.failures.length > 0) {
-          this.replacements.set(replacement, -1);
+          this.unreadable.add(replacement);
           continue;
         }
         pixels.set(decoded!.result.pixels, position * size);
         break;
       }
+      if (!this.replacements.has(index)) this.warnings.push(`${message}: replaced by ${this.paths[replacement]} (same class; skipUnreadable)`);
       this.replacements.set(index, replacement);
-      this.warnings.push(`${message}: replaced by ${this.paths[replacement]} (same class; skipUnreadable)`);
     }
-    // A replacement found unreadable on the way (-1) is resolved when it is asked for itself.
-    for (const [index, replacement] of this.replacements) if (replacement === -1) this.replacements.delete(index);
     return pixels;
   }
 

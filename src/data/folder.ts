@@ -82,6 +82,14 @@ const VALIDATION_CLASS_FRACTION = 0.2;
  * A class with a single image is allowed and reported in `warnings`.
  *
  * `name` is what the dataset is called, e.g. `folder:<path>`.
+ *
+ * With `stream` (see {@link FolderOptions.stream} and `streamFolder`), only the listing, labels
+ * and split are held: the pixels of a batch are decoded when `dataset.read(indices)` asks for
+ * them, in worker threads, through an optional on-disk cache, and are the in-memory load's pixels
+ * bit for bit (give `channels`: without it, a streamed folder decides grey or RGB from the files'
+ * headers, the in-memory load from their pixels). Streaming is not the default, because the
+ * in-memory dataset decodes each file once for the whole run and its type promises `images`;
+ * `'auto'` streams only when the decoded images would exceed a memory budget (the CLI's default).
  */
 export async function loadFolder(path: string, options?: FolderOptions & { stream?: false }, name?: string): Promise<InMemoryDataset>;
 export async function loadFolder(path: string, options?: FolderOptions, name?: string): Promise<Dataset>;

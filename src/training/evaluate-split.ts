@@ -59,7 +59,8 @@ export async function embedBlocks(
   try {
     for (let b = 0; b < blocks.length; b++) {
       const pixels = await reader.next();
-      await onBlock(b * block, embed(model, pixelsToInputs(pixels), blocks[b]!.length));
+      // embed divides 8-bit pixels by 255 a batch at a time: the same floats as pixelsToInputs, without a float copy of the block.
+      await onBlock(b * block, embed(model, pixels, blocks[b]!.length));
     }
   } finally {
     await reader.drain();
