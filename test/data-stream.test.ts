@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { tf, tfl } from '../src/tf.js';
 import { TripletjsInputError } from '../src/common/errors.js';
 import { SeededRandom } from '../src/common/random.js';
-import { augmentBatch, augmentPixels, loadDataset, loadFolder, Prefetcher, WorkerPool, type Dataset } from '../src/data/index.js';
+import { applyAugmentation, augmentBatch, augmentPixels, checkAugmentOptions, drawAugmentation, loadDataset, loadFolder, pixelsToInputs, Prefetcher, WorkerPool, type Dataset } from '../src/data/index.js';
 import { train, type TrainOptions } from '../src/training/index.js';
 import { embedImages } from '../src/training/evaluate-split.js';
 import { CACHE_HEADER } from '../src/data/image-cache.js';
@@ -190,6 +190,32 @@ describe('unreadable files in a streamed folder', () => {
       assert.deepEqual(got.subarray(0, size), next, 'replaced by c1/2.jpg');
       assert.deepEqual(got.subarray(2 * size), next);
       assert.ok(skipping.warnings!.some((w) => /c1\/1\.jpg.*replaced by .*c1\/2\.jpg/.test(w)), skipping.warnings!.join('\n'));
+      // Inputs made in the workers, the replacement's included, are the main thread's from the same draws.
+      const options = checkAugmentOptions({ maxRotation: 10, maxLighting: 0.1 });
+      const draws = drawAugmentation(3, skipping.shape, false, new SeededRandom(1), options);
+      const inputs = await skipping.readInputs!([5, 0, 5], { draws, options });
+      assert.deepEqual(inputs, applyAugmentation(got, [0, size, 2 * size], skipping.shape, draws, options));
+      assert.deepEqual(await skipping.readInputs!([5, 0]), pixelsToInputs(got.subarray(0, 2 * size)));
+    } finally {
+      await skipping.close();
+    }
+  });
+
+  test('inputs made in the workers: an unreadable file is replaced there too, with its own draws', async () => {
+    const path = await makeFolder('broken-inputs', 2, 4);
+    const broken = join(path, 'c0', '2.jpg');
+    const bytes = readFileSync(broken);
+    writeFileSync(broken, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const skipping = await loadFolder(path, { ...OPTIONS, stream: true, workers: 2, skipUnreadable: true });
+    try {
+      const options = checkAugmentOptions({ maxShift: 0.2 });
+      const indices = [1, 2, 3, 2, 6, 7, 0, 1, 4, 5, 2, 3, 0, 6, 7, 1, 2];
+      const draws = drawAugmentation(indices.length, skipping.shape, false, new SeededRandom(2), options);
+      const inputs = await skipping.readInputs!(indices, { draws, options });
+      const pixels = await skipping.read(indices);
+      const size = 16 * 12 * 3;
+      assert.deepEqual(inputs, applyAugmentation(pixels, indices.map((_, b) => b * size), skipping.shape, draws, options));
+      assert.deepEqual(pixels.subarray(size, 2 * size), (await skipping.read([3])), 'c0/2.jpg replaced by c0/3.jpg');
     } finally {
       await skipping.close();
     }

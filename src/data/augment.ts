@@ -102,26 +102,57 @@ export function augmentPixels(
 function augment(
   source: Uint8Array,
   offsets: readonly number[],
-  { height, width, channels }: ImageShape,
+  shape: ImageShape,
   flipInvariant: boolean,
   random: SeededRandom,
   options: AugmentOptions,
 ): Float32Array {
-  const { maxShift, maxScale, maxRotation, maxLighting } = checkAugmentOptions(options);
-  const pixels = height * width * channels;
+  const checked = checkAugmentOptions(options);
+  return applyAugmentation(source, offsets, shape, drawAugmentation(offsets.length, shape, flipInvariant, random, checked), checked);
+}
+
+/** Values drawn per image by {@link drawAugmentation}: flip (0 or 1), dy, dx, scale, angle (radians), contrast, brightness. */
+export const AUGMENTATION_DRAWS = 7;
+
+/**
+ * The random part of augmenting `count` images (see {@link augmentBatch}), drawn from `random` in
+ * augmentBatch's order, {@link AUGMENTATION_DRAWS} values per image. With
+ * {@link applyAugmentation}, the batch can be augmented elsewhere (a decoding worker) and still be
+ * exactly augmentBatch's.
+ */
+export function drawAugmentation(count: number, { height, width }: ImageShape, flipInvariant: boolean, random: SeededRandom, options: Required<AugmentOptions>): Float64Array {
+  const { maxShift, maxScale, maxRotation, maxLighting } = options;
   const padY = Math.round(maxShift * height);
   const padX = Math.round(maxShift * width);
   const between = (spread: number): number => (spread > 0 ? (2 * random.float() - 1) * spread : 0);
+  const draws = new Float64Array(count * AUGMENTATION_DRAWS);
+  for (let b = 0; b < count; b++) {
+    const at = b * AUGMENTATION_DRAWS;
+    draws[at] = flipInvariant && random.int(2) === 1 ? 1 : 0;
+    draws[at + 1] = random.int(2 * padY + 1) - padY;
+    draws[at + 2] = random.int(2 * padX + 1) - padX;
+    draws[at + 3] = 1 + between(maxScale);
+    draws[at + 4] = (between(maxRotation) * Math.PI) / 180;
+    draws[at + 5] = 1 + between(maxLighting);
+    draws[at + 6] = between(maxLighting);
+  }
+  return draws;
+}
+
+/** The images of `source` that start at `offsets`, augmented by `draws` (from {@link drawAugmentation}) as model inputs. */
+export function applyAugmentation(source: Uint8Array, offsets: readonly number[], { height, width, channels }: ImageShape, draws: Float64Array, { maxLighting }: Pick<Required<AugmentOptions>, 'maxLighting'>): Float32Array {
+  const pixels = height * width * channels;
   const out = new Float32Array(offsets.length * pixels);
   for (let b = 0; b < offsets.length; b++) {
     const image = offsets[b]!;
-    const flip = flipInvariant && random.int(2) === 1;
-    const dy = random.int(2 * padY + 1) - padY;
-    const dx = random.int(2 * padX + 1) - padX;
-    const scale = 1 + between(maxScale);
-    const angle = (between(maxRotation) * Math.PI) / 180;
-    const contrast = 1 + between(maxLighting);
-    const brightness = between(maxLighting);
+    const at = b * AUGMENTATION_DRAWS;
+    const flip = draws[at] === 1;
+    const dy = draws[at + 1]!;
+    const dx = draws[at + 2]!;
+    const scale = draws[at + 3]!;
+    const angle = draws[at + 4]!;
+    const contrast = draws[at + 5]!;
+    const brightness = draws[at + 6]!;
     // Output (y, x) shows source (cy, cx) + R(−angle)·((y, x) − centre)/scale + (dy, dx) of the
     // (possibly mirrored) image. Without zoom or rotation the source is a whole pixel, and the
     // bilinear weights 1 and 0 read it exactly.

@@ -1,4 +1,5 @@
 import { TripletjsInputError } from '../common/errors.js';
+import type { AugmentOptions } from './augment.js';
 import type { ImageFitting } from './image-format.js';
 
 /** Height, width and channels of every image of a dataset. */
@@ -68,6 +69,13 @@ export interface Dataset {
    * decoded (unless the dataset was loaded with `skipUnreadable`), or a read after `close` is an error.
    */
   read(indices: ArrayLike<number>): Promise<Uint8Array>;
+  /**
+   * Optional: the images at `indices` as model inputs (pixels / 255, `B × H × W × C` floats),
+   * augmented by `augmentation` when given, made where the pixels are decoded (a streamed folder's
+   * worker threads) so that the main thread, busy with training steps, does not do it. Equal, bit
+   * for bit, to `pixelsToInputs` / `applyAugmentation` of `read(indices)`.
+   */
+  readInputs?(indices: ArrayLike<number>, augmentation?: BatchAugmentation): Promise<Float32Array>;
   /** Releases what reading holds (decoding threads, open files); nothing for an in-memory dataset. */
   close(): Promise<void>;
   /** Number of images. */
@@ -103,4 +111,10 @@ export function inMemory(dataset: Dataset, what = 'this'): InMemoryDataset {
     throw new TripletjsInputError(`${what} needs every image of ${dataset.name} in memory, and it is streamed: load it without stream (or use an async reader)`);
   }
   return dataset as InMemoryDataset;
+}
+
+/** A batch's augmentation: the values drawn for each image (`drawAugmentation`) and the options. */
+export interface BatchAugmentation {
+  readonly draws: Float64Array;
+  readonly options: Required<AugmentOptions>;
 }

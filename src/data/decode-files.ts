@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { TripletjsInputError } from '../common/errors.js';
 import { ImageCache, type CacheFormat, type CacheSlot } from './image-cache.js';
+import { applyAugmentation, pixelsToInputs } from './augment.js';
+import type { BatchAugmentation } from './dataset.js';
 import { decodeImage, withChannels } from './image-file.js';
 
 /** One file of a batch to decode, and where its cached record is (when there is a cache). */
@@ -69,4 +71,32 @@ export async function decodeFiles(files: readonly FileToDecode[], format: CacheF
   );
   failures.sort((a, b) => a.position - b.position);
   return { pixels, failures, cacheHits };
+}
+
+/** A decoding request: files, and whether to answer with model inputs (augmented by the given draws) rather than pixels. */
+export interface DecodeRequest {
+  readonly files: readonly FileToDecode[];
+  readonly inputs?: { readonly augmentation?: BatchAugmentation };
+}
+
+/** The answer to a {@link DecodeRequest}: pixels, or model inputs (a failed image's are zeros). */
+export interface DecodeAnswer {
+  readonly pixels?: Uint8Array;
+  readonly inputs?: Float32Array;
+  readonly failures: DecodedFiles['failures'];
+  readonly cacheHits: number;
+}
+
+/** Decodes a request's files and, when asked, makes them model inputs (see `Dataset.readInputs`). */
+export async function answer(request: DecodeRequest, format: CacheFormat, cache?: ImageCache): Promise<DecodeAnswer> {
+  const decoded = await decodeFiles(request.files, format, cache);
+  if (!request.inputs) return decoded;
+  const { failures, cacheHits } = decoded;
+  const shape = { height: format.height, width: format.width, channels: format.channels };
+  const size = format.height * format.width * format.channels;
+  const augmentation = request.inputs.augmentation;
+  const inputs = augmentation
+    ? applyAugmentation(decoded.pixels, Array.from(request.files, (_, b) => b * size), shape, augmentation.draws, augmentation.options)
+    : pixelsToInputs(decoded.pixels);
+  return { inputs, failures, cacheHits };
 }

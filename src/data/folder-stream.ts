@@ -3,8 +3,9 @@ import { availableParallelism, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { require, requireNumber, TripletjsInputError } from '../common/errors.js';
-import type { Dataset, DatasetSplit } from './dataset.js';
-import { decodeFiles, type DecodedFiles, type FileToDecode } from './decode-files.js';
+import type { BatchAugmentation, Dataset, DatasetSplit } from './dataset.js';
+import { applyAugmentation, AUGMENTATION_DRAWS, pixelsToInputs } from './augment.js';
+import { answer, type DecodeAnswer, type DecodeRequest, type FileToDecode } from './decode-files.js';
 import { cacheFolder, classCacheFile, ImageCache, type CacheFormat } from './image-cache.js';
 import type { ImageFitting } from './image-format.js';
 import { decodePgm } from './pgm.js';
@@ -121,6 +122,7 @@ export async function streamFolder(parts: StreamFolderParts): Promise<Dataset> {
     options: { height, width, channels, ...fitting, ...parts.recordedOptions },
     fitting,
     read: (indices) => reader.read(indices),
+    readInputs: (indices, augmentation) => reader.readInputs(indices, augmentation),
     close: () => reader.close(),
     split(fold = 0) {
       requireNumber(`${name} split fold`, fold, { integer: true, min: 0, max: 0 });
@@ -131,7 +133,7 @@ export async function streamFolder(parts: StreamFolderParts): Promise<Dataset> {
 
 /** Reads batches of a streamed folder: decoding requests spread over the workers, replacements of unreadable files. */
 class FolderReader {
-  private readonly pool: WorkerPool<readonly FileToDecode[], DecodedFiles> | undefined;
+  private readonly pool: WorkerPool<DecodeRequest, DecodeAnswer> | undefined;
   private readonly cache: ImageCache | undefined;
   private readonly slots: Array<FileToDecode['cache']>;
   /** Indices whose file failed at batch time (skipUnreadable), and the index read instead. */
@@ -180,6 +182,32 @@ class FolderReader {
     return out;
   }
 
+  /** The images at `indices` as model inputs, augmented by `augmentation`, made in the workers (see `Dataset.readInputs`). */
+  async readInputs(indices: ArrayLike<number>, augmentation?: BatchAugmentation): Promise<Float32Array> {
+    if (this.closed) throw new Error(`${this.name} is closed`);
+    const size = this.format.height * this.format.width * this.format.channels;
+    const wanted = Array.from({ length: indices.length }, (_, b) => this.replacements.get(checkIndex(this.name, this.paths.length, indices[b]!)) ?? indices[b]!);
+    const parts = await this.decodeFiles(wanted.map((i) => this.fileOf(i)), { ...(augmentation ? { augmentation } : {}) });
+    const out = new Float32Array(indices.length * size);
+    let offset = 0;
+    const failures: Array<{ position: number; message: string }> = [];
+    for (const part of parts) {
+      out.set(part.result.inputs!, offset * size);
+      for (const failure of part.result.failures) failures.push({ position: offset + failure.position, message: failure.message });
+      offset += part.count;
+    }
+    if (failures.length === 0) return out;
+    if (!this.skipUnreadable) throw new TripletjsInputError(`${this.name}: ${failures[0]!.message}${failures.length > 1 ? ` (and ${failures.length - 1} more in this batch)` : ''}`);
+    // The replacement's pixels (see decode), made inputs here with the failed image's draws.
+    const shape = { height: this.format.height, width: this.format.width, channels: this.format.channels };
+    for (const { position } of failures) {
+      const pixels = await this.read([indices[position]!]);
+      const draws = augmentation?.draws.slice(position * AUGMENTATION_DRAWS, (position + 1) * AUGMENTATION_DRAWS);
+      out.set(draws ? applyAugmentation(pixels, [0], shape, draws, augmentation!.options) : pixelsToInputs(pixels), position * size);
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.pool?.close();
@@ -189,13 +217,12 @@ class FolderReader {
   /** The pixels of `indices` (distinct), replacing unreadable files when asked. */
   private async decode(indices: number[]): Promise<Uint8Array> {
     const size = this.format.height * this.format.width * this.format.channels;
-    const files = indices.map((i) => ({ path: this.paths[i]!, ...(this.slots[i] ? { cache: this.slots[i] } : {}) }));
-    const parts = await this.decodeFiles(files);
+    const parts = await this.decodeFiles(indices.map((i) => this.fileOf(i)));
     const pixels = new Uint8Array(indices.length * size);
     let offset = 0;
     const failures: Array<{ position: number; message: string }> = [];
     for (const part of parts) {
-      pixels.set(part.result.pixels, offset * size);
+      pixels.set(part.result.pixels!, offset * size);
       for (const failure of part.result.failures) failures.push({ position: offset + failure.position, message: failure.message });
       offset += part.count;
     }
@@ -211,12 +238,12 @@ class FolderReader {
         replacement = this.nextOfClass(replacement);
         require(replacement !== index, () => `${this.name}: no image of ${dirname(this.paths[index]!)} can be decoded (the last: ${message})`);
         if (this.unreadable.has(replacement)) continue;
-        const [decoded] = await this.decodeFiles([{ path: this.paths[replacement]!, ...(this.slots[replacement] ? { cache: this.slots[replacement] } : {}) }]);
+        const [decoded] = await this.decodeFiles([this.fileOf(replacement)]);
         if (decoded!.result.failures.length > 0) {
           this.unreadable.add(replacement);
           continue;
         }
-        pixels.set(decoded!.result.pixels, position * size);
+        pixels.set(decoded!.result.pixels!, position * size);
         break;
       }
       if (!this.replacements.has(index)) this.warnings.push(`${message}: replaced by ${this.paths[replacement]} (same class; skipUnreadable)`);
@@ -230,13 +257,30 @@ class FolderReader {
     for (let i = (index + 1) % this.paths.length; ; i = (i + 1) % this.paths.length) if (this.labels[i] === label) return i;
   }
 
-  /** Decodes `files` in contiguous parts spread over the workers (or on this thread). */
-  private async decodeFiles(files: FileToDecode[]): Promise<Array<{ count: number; result: DecodedFiles }>> {
-    if (this.pool === undefined) return [{ count: files.length, result: await decodeFiles(files, this.format, this.cache) }];
+  private fileOf(index: number): FileToDecode {
+    const slot = this.slots[index];
+    return { path: this.paths[index]!, ...(slot ? { cache: slot } : {}) };
+  }
+
+  /**
+   * Decodes `files` in contiguous parts spread over the workers (or on this thread), as pixels,
+   * or as model inputs (augmented by the draws of each part's images) when `inputs` is given.
+   */
+  private async decodeFiles(files: FileToDecode[], inputs?: { augmentation?: BatchAugmentation }): Promise<Array<{ count: number; result: DecodeAnswer }>> {
+    const request = (start: number, end: number): DecodeRequest => {
+      const augmentation = inputs?.augmentation;
+      return {
+        files: files.slice(start, end),
+        ...(inputs
+          ? { inputs: augmentation ? { augmentation: { draws: augmentation.draws.slice(start * AUGMENTATION_DRAWS, end * AUGMENTATION_DRAWS), options: augmentation.options } } : {} }
+          : {}),
+      };
+    };
+    if (this.pool === undefined) return [{ count: files.length, result: await answer(request(0, files.length), this.format, this.cache) }];
     const parts = Math.max(1, Math.min(this.pool.size, Math.floor(files.length / MIN_PER_REQUEST)));
     const per = Math.ceil(files.length / parts);
-    const chunks = Array.from({ length: parts }, (_, p) => files.slice(p * per, (p + 1) * per)).filter((chunk) => chunk.length > 0);
-    return Promise.all(chunks.map(async (chunk) => ({ count: chunk.length, result: await this.pool!.run(chunk) })));
+    const starts = Array.from({ length: parts }, (_, p) => p * per).filter((start) => start < files.length);
+    return Promise.all(starts.map(async (start) => ({ count: Math.min(per, files.length - start), result: await this.pool!.run(request(start, start + per)) })));
   }
 }
 

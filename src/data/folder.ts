@@ -10,7 +10,6 @@ import { decodeImage, withChannels, type DecodedImage } from './image-file.js';
 import { checkFitting, IMAGE_EXTENSIONS, type ImageFit } from './image-format.js';
 import { heldOutPerClassSplit, unseenClassesSplit } from './splits.js';
 
-
 /**
  * How a folder dataset is split:
  * - `'unseen-classes'` (default): classes in code-point order, the last ⌈25%⌉ of them are unseen
@@ -216,7 +215,8 @@ export async function listFolder(
     const directory = join(path, className);
     const files = (await readdir(directory)).filter((f) => !f.startsWith('.')).sort(compareCodePoints);
     const images = files.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
-    ignored.push(...files.filter((f) => !images.includes(f)).map((f) => join(directory, f)));
+    const isImage = new Set(images);
+    ignored.push(...files.filter((f) => !isImage.has(f)).map((f) => join(directory, f)));
     require(images.length > 0, `${name}: class folder ${directory} has no images (${IMAGE_EXTENSIONS.join(' ')})`);
     for (const file of images) {
       paths.push(join(directory, file));

@@ -3,7 +3,7 @@
  * batch by batch (`read`), their documented splits, and batches of model inputs with optional
  * light augmentation (`toInputs`, `augmentBatch`, `pixelsToInputs`, `augmentPixels`).
  */
-export type { Dataset, DatasetSplit, EvaluationProtocol, ImageShape, InMemoryDataset, SplitProtocol } from './dataset.js';
+export type { BatchAugmentation, Dataset, DatasetSplit, EvaluationProtocol, ImageShape, InMemoryDataset, SplitProtocol } from './dataset.js';
 export { inMemory } from './dataset.js';
 export { Prefetcher } from './prefetch.js';
 export { WorkerPool } from './worker-pool.js';
@@ -15,7 +15,7 @@ export { loadMnist } from './mnist.js';
 export { loadFashionMnist, FASHION_MNIST_DIRECTORY, FASHION_MNIST_CLASSES } from './fashion-mnist.js';
 export { loadQuickDraw } from './quickdraw.js';
 export { loadFolder, type FolderOptions, type FolderSplit } from './folder.js';
-export { augmentBatch, augmentPixels, pixelsToInputs, toInputs, type AugmentOptions } from './augment.js';
+export { applyAugmentation, augmentBatch, augmentPixels, AUGMENTATION_DRAWS, checkAugmentOptions, drawAugmentation, pixelsToInputs, toInputs, type AugmentOptions } from './augment.js';
 export { createDataset, type DatasetParts } from './create-dataset.js';
 export { decodePgm, type GreyImage } from './pgm.js';
 export { decodeIdx, type IdxArray } from './idx.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, type tfl } from '../tf.js';
 import type { Dataset } from '../data/dataset.js';
-import { augmentPixels, pixelsToInputs, type AugmentOptions } from '../data/augment.js';
+import { augmentPixels, drawAugmentation, pixelsToInputs, type AugmentOptions } from '../data/augment.js';
 import { Prefetcher } from '../data/prefetch.js';
 import type { SeededRandom } from '../common/random.js';
 import { embedBlocks } from './evaluate-split.js';
@@ -44,8 +44,9 @@ interface FeatureCache {
  * memory for an in-memory dataset, in a file of fixed-size rows for a streamed one (see
  * {@link FeatureFile}). For any other model, the inputs are the images.
  *
- * Batches are prepared ahead of the steps by {@link batches}: the pixels are read (decoded in
- * worker threads for a streamed dataset) while the step before computes, then augmented in order.
+ * Batches are prepared ahead of the steps by {@link batches}: while the step before computes, the
+ * pixels are read and augmented in order, or, for a dataset that makes its own inputs (a streamed
+ * folder: `readInputs`), decoded and augmented in its worker threads with draws made here in order.
  */
 export class StepInputs {
   private constructor(
@@ -83,6 +84,19 @@ export class StepInputs {
       );
     }
     const { shape, flipInvariant } = this.dataset;
+    const throughFrozen = this.frozen !== undefined;
+    const augment = this.augment;
+    const readInputs = this.dataset.readInputs?.bind(this.dataset);
+    if (readInputs) {
+      // Made where the images are decoded (a streamed folder's workers). The augmentation is drawn
+      // here, batch after batch as the batches are started, which is the order they are used in.
+      return new Prefetcher<Float32Array, PreparedBatch>(
+        batches.length,
+        (i) => readInputs(batches[i]!, augment === false ? undefined : { draws: drawAugmentation(batches[i]!.length, shape, flipInvariant, random, augment), options: augment }),
+        (values, i) => ({ indices: batches[i]!, values, shape: [batches[i]!.length, shape.height, shape.width, shape.channels], throughFrozen }),
+        ahead,
+      );
+    }
     return new Prefetcher<Uint8Array, PreparedBatch>(
       batches.length,
       (i) => this.dataset.read(batches[i]!),
