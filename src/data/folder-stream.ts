@@ -14,9 +14,12 @@ import { WorkerPool } from './worker-pool.js';
 
 /**
  * Decoding workers of a streamed folder dataset unless told otherwise: one per core, at most 4.
- * Measured on 2 cores (BENCHMARKS.md, "Streaming a folder"): while a training step computes on the
- * main thread, sharp on the main thread cannot start the next decodes (they start from the event
- * loop, which the step holds), so the prefetched batch is late; workers have event loops of their own.
+ * Measured on 2 shared cores (BENCHMARKS.md, "Streaming a folder larger than memory"), training the
+ * CNN at 64 × 64: with sharp on the main thread (0 workers) the step waited 28% of its time for
+ * data, as a synchronous step holds the event loop that starts the next decodes and the augmentation
+ * runs there too; with 1 or 2 workers, which decode and augment on threads of their own, 1.8–2.7%
+ * (mostly the first step's, when nothing was read ahead and the workers start). 1 and 2 workers
+ * did not differ beyond noise on 2 cores; more cores give more decoding threads.
  */
 export const DEFAULT_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 
