@@ -80,7 +80,7 @@ for (const name of sets) {
   const { recipe, targets } = CASES[name]!;
   const dataset = await loadDataset(name);
   const split = dataset.split(recipe.fold);
-  const raw = evaluateRawPixelFloor(dataset, split);
+  const raw = await evaluateRawPixelFloor(dataset, split);
   const result = await train({ ...recipe, dataset });
   const test = result.test!;
   const rows = targets.map((target) => [

@@ -173,7 +173,7 @@ async function descriptorAlone(trunk: string): Promise<{ validation: Record<stri
     const model = createModel(config, { inputShape: [dataset.shape.height, dataset.shape.width, dataset.shape.channels] }, 1, await loadBackbone(config.path!));
     const { frozen } = trainingStages(model);
     const descriptor = tfl.model({ inputs: frozen!.inputs, outputs: new L2Normalize({}).apply(frozen!.outputs[0]!) as tfl.SymbolicTensor });
-    const report = evaluateModel(descriptor, dataset, split[part]!, threshold !== undefined ? { threshold } : {});
+    const report = await evaluateModel(descriptor, dataset, split[part]!, threshold !== undefined ? { threshold } : {});
     model.dispose();
     return report;
   };
@@ -208,13 +208,13 @@ for (const [i, candidate] of candidates.entries()) {
 
 // Each row's recipe chosen on validation (the first of equals), then its test evaluated once.
 const chosenOf = (row: string) => results.filter((r) => r.row === row).reduce((best, r) => (r.validation.mapAtR > best.validation.mapAtR ? r : best));
-const raw = evaluateRawPixelFloor(dataset, split);
+const raw = await evaluateRawPixelFloor(dataset, split);
 const rows = [];
 for (const row of [...new Set(results.map((r) => r.row))]) {
   const chosen = chosenOf(row);
   const { model, metadata } = await loadModel(chosen.modelDirectory);
   const threshold = metadata.verification?.threshold;
-  const test = evaluateModel(model, dataset, split.test, threshold !== undefined ? { threshold } : {});
+  const test = await evaluateModel(model, dataset, split.test, threshold !== undefined ? { threshold } : {});
   model.dispose();
   rows.push({ row, chosen: chosen.name, keptEpoch: chosen.keptEpoch, validationMapAtR: chosen.validation.mapAtR, test, secondsPerEpoch: chosen.secondsPerEpoch, peakRssMiB: chosen.peakRssMiB });
 }

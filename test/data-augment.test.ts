@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TripletjsInputError } from '../src/common/errors.js';
 import { SeededRandom } from '../src/common/random.js';
-import { augmentBatch, createDataset, toInputs, type Dataset } from '../src/data/index.js';
+import { augmentBatch, createDataset, toInputs, type InMemoryDataset as Dataset } from '../src/data/index.js';
 
 const H = 10;
 const W = 12;

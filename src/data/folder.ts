@@ -4,7 +4,8 @@ import { extname, join } from 'node:path';
 import { require, requireNumber, TripletjsInputError } from '../common/errors.js';
 import { compareCodePoints } from './code-point-order.js';
 import { createDataset } from './create-dataset.js';
-import type { Dataset, DatasetSplit } from './dataset.js';
+import type { Dataset, DatasetSplit, InMemoryDataset } from './dataset.js';
+import { decodedBytes, defaultStreamBudget, streamFolder } from './folder-stream.js';
 import { decodeImage, withChannels, type DecodedImage } from './image-file.js';
 import { checkFitting, IMAGE_EXTENSIONS, type ImageFit } from './image-format.js';
 import { heldOutPerClassSplit, unseenClassesSplit } from './splits.js';
@@ -45,9 +46,24 @@ export interface FolderOptions {
    * for faces and objects, wrong for digits and text; the cautious choice only loses augmentation).
    */
   flipInvariant?: boolean;
+  /**
+   * Whether to decode the images batch by batch as they are read (`true`), once into memory
+   * (`false`, the default), or to stream when the decoded images would take more than
+   * `streamAbove` bytes (`'auto'`). A streamed dataset has no `images`: read batches with
+   * `dataset.read(indices)` (training, evaluation and `embed` do), and close it when done.
+   */
+  stream?: boolean | 'auto';
+  /** With `stream: 'auto'`: stream above this many bytes of decoded pixels (default: 2 GiB or a quarter of the machine's memory, the smaller). */
+  streamAbove?: number;
+  /** Streamed datasets: a folder for an on-disk cache of decoded, fitted images (default: none, every read decodes). */
+  cacheDir?: string;
+  /** Streamed datasets: decoding worker threads (default: see `DEFAULT_WORKERS`; 0 decodes on the main thread, with sharp's own threads). */
+  workers?: number;
 }
 
-const OPTION_NAMES: readonly (keyof FolderOptions)[] = ['height', 'width', 'channels', 'fit', 'background', 'split', 'seed', 'flipInvariant', 'skipUnreadable'];
+/** Options that choose how pixels are read, not which: left out of the dataset's recorded options. */
+const READING_OPTIONS: readonly (keyof FolderOptions)[] = ['stream', 'streamAbove', 'cacheDir', 'workers'];
+const OPTION_NAMES: readonly (keyof FolderOptions)[] = ['height', 'width', 'channels', 'fit', 'background', 'split', 'seed', 'flipInvariant', 'skipUnreadable', ...READING_OPTIONS];
 /** Images decoded at once (sharp decodes on libuv's thread pool). */
 const DECODING_AT_ONCE = 8;
 const UNSEEN_FRACTION = 0.25;
@@ -65,7 +81,17 @@ const VALIDATION_CLASS_FRACTION = 0.2;
  * A class with a single image is allowed and reported in `warnings`.
  *
  * `name` is what the dataset is called, e.g. `folder:<path>`.
+ *
+ * With `stream` (see {@link FolderOptions.stream} and `streamFolder`), only the listing, labels
+ * and split are held: the pixels of a batch are decoded when `dataset.read(indices)` asks for
+ * them, in worker threads, through an optional on-disk cache, and are the in-memory load's pixels
+ * bit for bit (give `channels`: without it, a streamed folder decides grey or RGB from the files'
+ * headers, the in-memory load from their pixels). Streaming is not the default, because the
+ * in-memory dataset decodes each file once for the whole run and its type promises `images`;
+ * `'auto'` streams only when the decoded images would exceed a memory budget (the CLI's default).
  */
+export async function loadFolder(path: string, options?: FolderOptions & { stream?: false }, name?: string): Promise<InMemoryDataset>;
+export async function loadFolder(path: string, options?: FolderOptions, name?: string): Promise<Dataset>;
 export async function loadFolder(path: string, options: FolderOptions = {}, name = `folder:${path}`): Promise<Dataset> {
   for (const key of Object.keys(options)) {
     require(OPTION_NAMES.includes(key as keyof FolderOptions), () => `unknown folder dataset option '${key}' (known: ${OPTION_NAMES.join(', ')})`);
@@ -79,32 +105,27 @@ export async function loadFolder(path: string, options: FolderOptions = {}, name
   const fitting = checkFitting(options);
 
   checkFolderPath(path, name);
-  const classNames: string[] = [];
-  for (const entry of await readdir(path)) {
-    if (!entry.startsWith('.') && (await stat(join(path, entry))).isDirectory()) classNames.push(entry);
+  const { classNames, paths, labelsOfPaths, warnings } = await listFolder(path, name, split);
+  const stream = options.stream ?? false;
+  require(stream === true || stream === false || stream === 'auto', () => `stream must be true, false or 'auto', got ${String(stream)}`);
+  if (stream === true || (stream === 'auto' && (await decodedBytes(paths, target, channels)) > (options.streamAbove ?? defaultStreamBudget()))) {
+    return streamFolder({
+      path,
+      name,
+      classNames,
+      paths,
+      labelsOfPaths,
+      warnings,
+      target,
+      channels,
+      fitting,
+      flipInvariant,
+      options,
+      recordedOptions: { split, seed, flipInvariant, ...(options.skipUnreadable ? { skipUnreadable: true } : {}) },
+      makeSplit: (labels) => folderSplit(split, labels, classNames, seed),
+    });
   }
-  classNames.sort(compareCodePoints);
-  require(classNames.length > 0, `${name}: ${path} has no class sub-folders (put the images of each class in ${path}/<class>/)`);
-  if (split === 'unseen-classes') {
-    require(classNames.length >= 2, `${name}: the 'unseen-classes' split needs at least 2 classes, ${path} has 1 (use split: 'held-out')`);
-  }
-
-  const warnings: string[] = [];
-  const paths: string[] = [];
-  const labelsOfPaths: number[] = [];
-  const ignored: string[] = [];
-  for (const [label, className] of classNames.entries()) {
-    const directory = join(path, className);
-    const files = (await readdir(directory)).filter((f) => !f.startsWith('.')).sort(compareCodePoints);
-    const images = files.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
-    ignored.push(...files.filter((f) => !images.includes(f)).map((f) => join(directory, f)));
-    require(images.length > 0, `${name}: class folder ${directory} has no images (${IMAGE_EXTENSIONS.join(' ')})`);
-    for (const file of images) {
-      paths.push(join(directory, file));
-      labelsOfPaths.push(label);
-    }
-  }
-  if (ignored.length > 0) warnings.push(`skipped ${ignored.length} files without an image extension (${IMAGE_EXTENSIONS.join(' ')}), e.g. ${ignored[0]}`);
+  require(stream !== false || (options.cacheDir === undefined && options.workers === undefined), 'cacheDir and workers apply to a streamed folder dataset (stream: true or auto)');
 
   // Images are brought to the target size as they are decoded, so that memory stays about the
   // size of the final dataset. Channels are settled at the end (grey unless any is RGB).
@@ -168,6 +189,43 @@ export async function loadFolder(path: string, options: FolderOptions = {}, name
     fitting,
     makeSplit: () => folderSplit(split, labels, classNames, seed),
   });
+}
+
+/** The classes (code-point order), image files (code-point order within a class) and their labels of a folder dataset. */
+export async function listFolder(
+  path: string,
+  name: string,
+  split: FolderSplit,
+): Promise<{ classNames: string[]; paths: string[]; labelsOfPaths: number[]; warnings: string[] }> {
+  const classNames: string[] = [];
+  for (const entry of await readdir(path)) {
+    if (!entry.startsWith('.') && (await stat(join(path, entry))).isDirectory()) classNames.push(entry);
+  }
+  classNames.sort(compareCodePoints);
+  require(classNames.length > 0, `${name}: ${path} has no class sub-folders (put the images of each class in ${path}/<class>/)`);
+  if (split === 'unseen-classes') {
+    require(classNames.length >= 2, `${name}: the 'unseen-classes' split needs at least 2 classes, ${path} has 1 (use split: 'held-out')`);
+  }
+
+  const warnings: string[] = [];
+  const paths: string[] = [];
+  const labelsOfPaths: number[] = [];
+  const ignored: string[] = [];
+  for (const [label, className] of classNames.entries()) {
+    const directory = join(path, className);
+    const files = (await readdir(directory)).filter((f) => !f.startsWith('.')).sort(compareCodePoints);
+    const images = files.filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
+    const isImage = new Set(images);
+    ignored.push(...files.filter((f) => !isImage.has(f)).map((f) => join(directory, f)));
+    require(images.length > 0, `${name}: class folder ${directory} has no images (${IMAGE_EXTENSIONS.join(' ')})`);
+    for (const file of images) {
+      paths.push(join(directory, file));
+      labelsOfPaths.push(label);
+    }
+  }
+  if (ignored.length > 0) warnings.push(`skipped ${ignored.length} files without an image extension (${IMAGE_EXTENSIONS.join(' ')}), e.g. ${ignored[0]}`);
+
+  return { classNames, paths, labelsOfPaths, warnings };
 }
 
 /** Checks that `path` is an existing directory, with errors that call the dataset `name`. */

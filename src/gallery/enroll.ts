@@ -40,7 +40,7 @@ export async function enrollImages(gallery: Gallery, model: tfl.LayersModel, met
 }
 
 /**
- * Enrolls images of a dataset (at `indices`), labelled by their class names, in batches of 256
+ * Enrolls images of a dataset (at `indices`, read 256 at a time, so a streamed dataset streams), labelled by their class names, in batches of 256
  * (each batch all or nothing). Ids are `<class folder>/<file>` for images from files, else
  * `<dataset>-<index>`. Returns how many were enrolled.
  */
@@ -53,12 +53,13 @@ export async function enrollDataset(gallery: Gallery, model: tfl.LayersModel, me
   };
   for (let start = 0; start < indices.length; start += 256) {
     const chunk = indices.subarray(start, start + 256);
+    const pixels = await dataset.read(chunk);
     await enrollImages(
       gallery,
       model,
       metadata,
-      Array.from(chunk, (i) => ({
-        image: { height, width, channels: channels as 1 | 3, pixels: dataset.images.subarray(i * perImage, (i + 1) * perImage) },
+      Array.from(chunk, (i, j) => ({
+        image: { height, width, channels: channels as 1 | 3, pixels: pixels.subarray(j * perImage, (j + 1) * perImage) },
         label: dataset.classNames[dataset.labels[i]!]!,
         id: idOf(i),
         metadata: { source: dataset.paths?.[i] ?? `${dataset.name}#${i}` },

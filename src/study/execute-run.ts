@@ -23,7 +23,7 @@ export async function executeRun(config: RunConfig): Promise<RunRecord> {
   if (config.kind === 'raw') {
     const { height, width, channels } = dataset.shape;
     const { queries } = split.test;
-    const test = evaluateRawPixels(dataset, split.test);
+    const test = await evaluateRawPixels(dataset, split.test);
     const spread = classSpread(toInputs(dataset, queries), labelsOf(queries), height * width * channels);
     return { config, status: 'ok', split: split.description, test, spread, seconds: seconds() };
   }
@@ -56,7 +56,7 @@ export async function executeRun(config: RunConfig): Promise<RunRecord> {
       },
     });
     const { queries } = final ? split.test : split.validation!;
-    const embeddings = embedImages(result.model, dataset, queries);
+    const embeddings = await embedImages(result.model, dataset, queries);
     result.model.dispose();
     const spread = classSpread(embeddings, labelsOf(queries), result.metadata.embeddingDim);
     const status = isCollapsed(spread) ? 'collapsed' : 'ok';

@@ -27,6 +27,8 @@ export interface StepEvent {
   readonly tuples: number;
   readonly samplesPerSecond: number;
   readonly learningRate: number;
+  /** Seconds the step waited for its batch (read ahead while the step before computed; 0 when it was ready). */
+  readonly dataWaitSeconds: number;
 }
 
 /** Sent before the first step for each setting or split the user should know is risky or weak. */
@@ -42,6 +44,8 @@ export interface EpochEvent {
   readonly meanLoss: number;
   readonly meanActiveFraction: number;
   readonly seconds: number;
+  /** Seconds the epoch's steps waited for their batches, in all. */
+  readonly dataWaitSeconds: number;
   readonly validation?: EvaluationReport;
   readonly checkpoint?: string;
 }

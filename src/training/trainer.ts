@@ -121,6 +121,11 @@ export interface TrainResult {
   readonly epochsRun: number;
   readonly stoppedEarly: boolean;
   readonly seconds: number;
+  /**
+   * Seconds the training steps waited for their batch (read and prepared ahead, while the step
+   * before computed), over every step of this run, and as a fraction of the steps' time.
+   */
+  readonly dataWait: { readonly seconds: number; readonly fraction: number };
 }
 
 /**
@@ -179,6 +184,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const optimizer = settings.optimizer === 'adam' ? new FusedAdam(settings.learningRate) : tf.train.momentum(settings.learningRate, 0.9);
   let model: tfl.LayersModel | undefined;
   let bestWeights: tf.Tensor[] | undefined;
+  let stepInputs: StepInputs | undefined;
+  const dataWait = { seconds: 0, stepSeconds: 0 };
   try {
     let state: TrainingState = { epoch: 0, best: null, epochsWithoutImprovement: 0 };
     let bestValidation: EvaluationReport | undefined;
@@ -212,7 +219,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const scale = settings.trunkLearningRate / settings.learningRate;
       optimizer.setLearningRateScales(new Map(trunkWeightNames(stages.trained).map((name) => [name, scale])));
     }
-    const stepInputs = StepInputs.create(dataset, settings.augment, stages.frozen, settings.cacheFrozenFeatures, split.train);
+    stepInputs = await StepInputs.create(dataset, settings.augment, stages.frozen, settings.cacheFrozenFeatures, split.train);
     for (const message of warningsOf(settings, split, dataset)) await emit({ type: 'warning', message });
     await emit({ type: 'start', startEpoch: state.epoch, epochs, stepsPerEpoch, batchSize: sampler.batchSize, p: settings.p, k: settings.k, ...(resumedFrom ? { resumedFrom } : {}) });
 
@@ -220,8 +227,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let lastValidation: EvaluationReport | undefined;
     for (let epoch = state.epoch; epoch < epochs; epoch++) {
       const epochStarted = performance.now();
-      const { meanLoss, meanActiveFraction } = await trainEpoch(
-        { trained: stages.trained, stepInputs, optimizer, loss, members, settings, dataset, split, emit, checkpoints },
+      const { meanLoss, meanActiveFraction, dataWaitSeconds } = await trainEpoch(
+        { trained: stages.trained, stepInputs, optimizer, loss, members, settings, dataset, split, emit, checkpoints, dataWait },
         sampler.epoch(epoch).slice(0, stepsPerEpoch),
         epoch,
         state,
@@ -230,7 +237,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const evaluate = split.validation !== undefined && (last || (settings.evalEvery > 0 && (epoch + 1) % settings.evalEvery === 0));
       let validation: EvaluationReport | undefined;
       if (evaluate) {
-        validation = evaluateModel(model, dataset, split.validation!, { seed });
+        validation = await evaluateModel(model, dataset, split.validation!, { seed });
         lastValidation = validation;
         const improved = state.best === null || validation.mapAtR > state.best.score;
         state = {
@@ -258,6 +265,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         meanLoss,
         meanActiveFraction,
         seconds: (performance.now() - epochStarted) / 1000,
+        dataWaitSeconds,
         ...(validation ? { validation } : {}),
         ...(checkpoint ? { checkpoint } : {}),
       });
@@ -275,13 +283,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       keptEpoch = state.best.epoch;
       validation = bestValidation;
     }
-    if (validation === undefined && split.validation !== undefined) validation = evaluateModel(model, dataset, split.validation, { seed });
+    if (validation === undefined && split.validation !== undefined) validation = await evaluateModel(model, dataset, split.validation, { seed });
     const verification: VerificationRecord | undefined =
       validation?.balancedThreshold !== undefined
         ? { threshold: validation.balancedThreshold, chosenOn: 'validation', criterion: 'balanced-accuracy', validationBalancedAccuracy: validation.balancedAccuracy! }
         : undefined;
     const test = settings.evaluateTest
-      ? evaluateModel(model, dataset, split.test, { seed, curves: true, ...(verification ? { threshold: verification.threshold } : {}) })
+      ? await evaluateModel(model, dataset, split.test, { seed, curves: true, ...(verification ? { threshold: verification.threshold } : {}) })
       : undefined;
     const finalMetadata = {
       ...metadata,
@@ -299,6 +307,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       epochsRun: state.epoch,
       stoppedEarly,
       seconds: (performance.now() - started) / 1000,
+      dataWait: { seconds: dataWait.seconds, fraction: dataWait.stepSeconds > 0 ? dataWait.seconds / dataWait.stepSeconds : 0 },
     };
     model = undefined; // the caller's now
     return result;
@@ -311,6 +320,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (optimizer.getClassName() === 'Momentum') (optimizer as unknown as { c: tf.Tensor }).c.dispose();
     tf.dispose(bestWeights ?? []);
     model?.dispose();
+    await stepInputs?.close();
   }
 }
 
@@ -328,15 +338,17 @@ interface RunContext {
   readonly split: DatasetSplit;
   readonly emit: (event: TrainingEvent) => Promise<void>;
   readonly checkpoints: string | undefined;
+  /** Seconds the steps waited for data, and the steps' seconds, summed over the run. */
+  readonly dataWait: { seconds: number; stepSeconds: number };
 }
 
 /** One epoch of steps over `batches` (positions in the training part); returns its mean loss and mean fraction of active tuples. */
 async function trainEpoch(
-  { trained, stepInputs, optimizer, loss, members, settings, split, dataset, emit, checkpoints }: RunContext,
+  { trained, stepInputs, optimizer, loss, members, settings, split, dataset, emit, checkpoints, dataWait }: RunContext,
   batches: ArrayLike<number>[],
   epoch: number,
   state: TrainingState,
-): Promise<{ meanLoss: number; meanActiveFraction: number }> {
+): Promise<{ meanLoss: number; meanActiveFraction: number; dataWaitSeconds: number }> {
   const learningRate = learningRateAt(settings.schedule, settings.learningRate, epoch, settings.epochs, settings.warmupEpochs);
   setLearningRate(optimizer, learningRate);
   // Fresh per-epoch random sources: a resumed run draws exactly what the full run drew.
@@ -344,9 +356,19 @@ async function trainEpoch(
   const random = new SeededRandom(epochSeed(settings.seed, epoch, 2));
   let lossSum = 0;
   let activeSum = 0;
+  let epochWait = 0;
+  // Each batch is read (decoded, for a streamed dataset) while the step before it computes; after
+  // a failed step, a read still running ends on its own (its failure is not reported twice).
+  const source = stepInputs.batches(
+    Array.from(batches, (batch) => Int32Array.from(batch, (b: number) => split.train[b]!)),
+    random,
+  );
   for (let step = 0; step < batches.length; step++) {
     const stepStarted = performance.now();
-    const indices = Int32Array.from(batches[step]!, (b: number) => split.train[b]!);
+    const batch = await source.next();
+    const waited = (performance.now() - stepStarted) / 1000;
+    epochWait += waited;
+    const indices = batch.indices;
     const labels = Int32Array.from(indices, (i) => dataset.labels[i]!);
     let tuples = 0;
     let active = 0;
@@ -355,7 +377,7 @@ async function trainEpoch(
     // a zero loss: tfjs keeps tensors for the backward pass that only it releases.
     let failure: unknown;
     let value = tf.tidy(() => {
-      const inputs = stepInputs.batch(indices, random);
+      const inputs = stepInputs.tensor(batch);
       const { value: cost, grads } = optimizer.computeGradients(() => {
         const embeddings = trained.apply(inputs, { training: true }) as tf.Tensor2D;
         try {
@@ -389,6 +411,9 @@ async function trainEpoch(
       );
     }
     const activeFraction = valid > 0 ? active / valid : 0;
+    const stepSeconds = (performance.now() - stepStarted) / 1000;
+    dataWait.seconds += waited;
+    dataWait.stepSeconds += stepSeconds;
     lossSum += value;
     activeSum += activeFraction;
     await emit({
@@ -399,11 +424,12 @@ async function trainEpoch(
       loss: value,
       activeFraction,
       tuples,
-      samplesPerSecond: indices.length / ((performance.now() - stepStarted) / 1000),
+      samplesPerSecond: indices.length / stepSeconds,
       learningRate,
+      dataWaitSeconds: waited,
     });
   }
-  return { meanLoss: lossSum / Math.max(1, batches.length), meanActiveFraction: activeSum / Math.max(1, batches.length) };
+  return { meanLoss: lossSum / Math.max(1, batches.length), meanActiveFraction: activeSum / Math.max(1, batches.length), dataWaitSeconds: epochWait };
 }
 
 /**
