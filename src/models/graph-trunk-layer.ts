@@ -25,12 +25,15 @@ export class PretrainedGraph {
       throw new TripletjsInputError(`the graph model ${where} could not be loaded: ${(error as Error).message.split('\n')[0]}`);
     }
     const finite = Object.values(model.weights).every((tensors) => tensors.every((tensor) => tensor.dtype !== 'float32' || tensor.dataSync().every(Number.isFinite)));
-    if (!finite) model.dispose();
-    require(finite, `the weights of the graph model ${where} hold NaN or Infinity: the file is corrupt`);
-    require(model.inputs.length === 1, () => {
+    const problem = !finite
+      ? `the weights of the graph model ${where} hold NaN or Infinity: the file is corrupt`
+      : model.inputs.length !== 1
+        ? `the graph model ${where} takes ${model.inputs.length} inputs; a trunk takes one image batch`
+        : undefined;
+    if (problem !== undefined) {
       model.dispose();
-      return `the graph model ${where} takes ${model.inputs.length} inputs; a trunk takes one image batch`;
-    });
+      throw new TripletjsInputError(problem);
+    }
     return new PretrainedGraph(artifacts, model, where);
   }
 
@@ -80,7 +83,8 @@ export interface GraphTrunkArgs {
   readonly binding?: string;
 }
 
-const FILE_IN_SAVED_MODEL = 'trunk/model.json';
+/** Where a saved model keeps its graph trunk's files, relative to its own `model.json`. */
+export const GRAPH_TRUNK_FILE = 'trunk/model.json';
 const bound = new Map<string, PretrainedGraph>();
 let bindings = 0;
 
@@ -100,7 +104,7 @@ export class GraphTrunk extends tfl.layers.Layer {
   constructor(args: GraphTrunkArgs) {
     super({ name: args.name, trainable: false });
     const graph = args.graph ?? (args.binding === undefined ? undefined : bound.get(args.binding));
-    this.file = args.file === undefined ? FILE_IN_SAVED_MODEL : configText(args.file);
+    this.file = args.file === undefined ? GRAPH_TRUNK_FILE : configText(args.file);
     require(graph !== undefined, `a GraphTrunk layer needs its graph model (${this.file}): load the model with tripletjs's loadModel or loadModelFromUrl`);
     this.graph = graph;
     this.outputNode = configText(args.outputNode);
@@ -149,6 +153,7 @@ export function bindGraph(graph: PretrainedGraph): string {
   return binding;
 }
 
+/** Forgets a binding made by {@link bindGraph} (the layers built with it keep their graph). */
 export function unbindGraph(binding: string): void {
   bound.delete(binding);
 }
@@ -157,6 +162,3 @@ export function unbindGraph(binding: string): void {
 export function graphTrunks(model: tfl.LayersModel): GraphTrunk[] {
   return model.layers.flatMap((layer) => (layer instanceof GraphTrunk ? [layer] : layer instanceof tfl.LayersModel ? graphTrunks(layer) : []));
 }
-
-/** Where a saved model keeps its graph trunk's files. */
-export const GRAPH_TRUNK_FILE = FILE_IN_SAVED_MODEL;

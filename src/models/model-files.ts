@@ -37,6 +37,7 @@ export async function saveModel(
         await writeFile(join(temporary, MODEL_FILES.topology), JSON.stringify(topology));
         await writeFile(join(temporary, MODEL_FILES.weights), new Uint8Array(weightData));
         const trunks = graphTrunks(model);
+        require(new Set(trunks.map((trunk) => trunk.file)).size === trunks.length, 'the model holds several graph trunks saved to the same file: give each its own file');
         for (const trunk of trunks) {
           const { weightSpecs, weightData: trunkWeights, ...graph } = trunk.graph.artifacts;
           const path = join(temporary, trunk.file);
