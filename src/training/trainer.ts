@@ -30,7 +30,8 @@ export interface TrainOptions {
   /**
    * The network: a config (default: a CNN with blocks of 32, 64, 128 filters and a 64-dimensional
    * embedding), or any TensorFlow.js layers model built in code, from images of the dataset's size
-   * (pixels / 255) to one vector per image, trained in place (see `customEmbeddingNetwork`).
+   * (pixels / 255) to one vector per image, trained in place (see `customEmbeddingNetwork`; a
+   * resumed run continues from the checkpoint's copy of it).
    */
   readonly model?: ModelConfig | tfl.LayersModel;
   /**
