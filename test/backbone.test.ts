@@ -180,7 +180,7 @@ describe('a trunk under an embedding head', () => {
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /--backbone .*none\.json: no such file/);
     const badHead = run('train', '--backbone', trunkPath, '--head', 'big', '--out', join(directory, 'cli'));
-    assert.match(badHead.stderr, /--head big: write linear, or mlp:WIDTHS/);
+    assert.match(badHead.stderr, /--head big: write linear, none, or mlp:WIDTHS/);
     const exported = run('backbone', 'export', 'nsfwjs-mobilenetv2', '--out', join(directory, 'cli-trunk'));
     assert.equal(exported.status, 0, exported.stderr);
     assert.match(exported.stdout, /cli-trunk\/model\.json: Keras MobileNetV2 [^]*--cut-at block_10_project_BN/);
@@ -271,6 +271,32 @@ describe('a graph model as a frozen trunk', () => {
     await assert.rejects(loadModel(saved), (error: Error) => error instanceof TripletjsInputError && /graph trunk's weights beside .*trunk\/model\.json are 1000 bytes but its manifest describes \d+/.test(error.message));
     await rm(join(saved, 'trunk'), { recursive: true });
     await assert.rejects(loadModel(saved), (error: Error) => error instanceof TripletjsInputError && /cannot read the graph trunk .*trunk\/model\.json/.test(error.message));
+  });
+
+  it('with no head, the descriptor as it is: nothing trains, the threshold comes from validation, the test is run once, and it is saved', async () => {
+    const out = join(directory, 'as-is');
+    const events: string[] = [];
+    const result = await train({ dataset: faces, model: { kind: 'backbone', path: mobilefacenetPath, cutAt: 'embeddings', head: 'none' }, epochs: 5, outDir: out, onEvent: (event) => events.push(event.type) });
+    assert.equal(result.epochsRun, 0);
+    assert.equal(result.keptEpoch, 0);
+    assert.ok(!events.includes('step') && !events.includes('epoch'), 'no step ran');
+    assert.equal(result.metadata.embeddingDim, 192);
+    assert.equal(result.verification?.chosenOn, 'validation');
+    assert.ok(result.test !== undefined);
+    // The embedding is the graph's own output (already unit vectors), read by hand.
+    const graph = await loadBackbone(mobilefacenetPath) as PretrainedGraph;
+    const pixels = faces.images.subarray(0, 2 * 112 * 92);
+    const expected = tf.tidy(() => {
+      const grey = tf.tensor4d(Float32Array.from(pixels, (v) => v / 255), [2, 112, 92, 1]);
+      return (graph.model.execute(tf.image.resizeBilinear(tf.concat([grey, grey, grey], 3), [112, 112]), 'embeddings') as tf.Tensor).dataSync();
+    });
+    graph.model.dispose();
+    const loaded = await loadModel(join(out, 'model'));
+    const ours = embed(loaded.model, pixels, 2);
+    assert.ok(ours.every((v, i) => Math.abs(v - expected[i]!) < 1e-5));
+    loaded.model.dispose();
+    result.model.dispose();
+    await assert.rejects(train({ dataset: faces, model: { kind: 'backbone', path: mobilefacenetPath, head: 'none', embeddingDim: 64 }, epochs: 1 }), /with no head the embedding is the trunk's 192 features: embeddingDim 64 cannot be had/);
   });
 
   it('the CLI exports it and trains on it', () => {

@@ -69,8 +69,8 @@ function backboneConfig(flags: BackboneFlags, embeddingDim: number): BackboneCon
   const path = flags.backbone!;
   if (!existsSync(path)) throw new TripletjsInputError(`--backbone ${path}: no such file (give a TensorFlow.js model.json; triplet backbone export writes one)`);
   const head = flags.head ?? 'linear';
-  const match = /^(?:linear|mlp:(\d+(?:,\d+)*))$/.exec(head);
-  if (match === null) throw new TripletjsInputError(`--head ${head}: write linear, or mlp:WIDTHS such as mlp:512 or mlp:512,256`);
+  const match = /^(?:linear|none|mlp:(\d+(?:,\d+)*))$/.exec(head);
+  if (match === null) throw new TripletjsInputError(`--head ${head}: write linear, none, or mlp:WIDTHS such as mlp:512 or mlp:512,256`);
   const widths = match[1]?.split(',').map(Number) ?? [];
   if (widths.some((width) => width <= 0)) throw new TripletjsInputError(`--head ${head}: layer widths must be positive`);
   return {
@@ -80,8 +80,8 @@ function backboneConfig(flags: BackboneFlags, embeddingDim: number): BackboneCon
     ...(flags.freezeUpTo ? { freezeUpTo: flags.freezeUpTo } : {}),
     ...(flags.inputRange ? { inputRange: flags.inputRange } : {}),
     ...(flags.trunkInputSize ? { trunkInputSize: flags.trunkInputSize } : {}),
-    head: widths,
-    embeddingDim,
+    // No head: the trunk's features are the embedding, whatever --dim says.
+    ...(head === 'none' ? { head: 'none' as const } : { head: widths, embeddingDim }),
   };
 }
 
@@ -273,7 +273,7 @@ function addTrainingOptions(command: Command, defaults: Partial<Record<string, u
     .option('--freeze-up-to <layer>', 'backbone: layers up to this one keep their weights; all (default) or none; a graph model is always frozen')
     .option('--input-range <range>', 'backbone: the range it takes inputs in: 0-1 (default), -1-1 or 0-255', oneOf<InputRange>('--input-range', ['0-1', '-1-1', '0-255']))
     .option('--trunk-input-size <HxW>', "backbone (layers model): run the trunk at this image size instead of its own, e.g. 96x96 for small images", size)
-    .option('--head <spec>', 'backbone: linear (default) or mlp:512 (hidden ReLU layers) before the embedding')
+    .option('--head <spec>', 'backbone: linear (default), mlp:512 (hidden ReLU layers) before the embedding, or none (the trunk\'s features as they are: a frozen trunk then trains nothing, its threshold is chosen on validation)')
     .option('--trunk-lr <rate>', "backbone: the learning rate of the trunk's trained layers (default: --lr's)", number('--trunk-lr'))
     .option('--dim <n>', 'embedding dimension', integer('--dim'), 64)
     .option('--pooling <kind>', 'CNN: average (global average pooling) or flatten', oneOf<'average' | 'flatten'>('--pooling', ['average', 'flatten']), (defaults.pooling as string) ?? 'average')

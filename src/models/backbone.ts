@@ -42,9 +42,13 @@ export interface BackboneConfig {
   readonly trunkInputSize?: readonly [number, number];
   /** The range the trunk expects its inputs in (default `'0-1'`). */
   readonly inputRange?: InputRange;
-  /** Widths of the head's hidden ReLU layers; none (the default) is a linear head. */
-  readonly head?: readonly number[];
-  /** Embedding dimension (default 64). */
+  /**
+   * Widths of the head's hidden ReLU layers; none (the default) is a linear head. `'none'` is no
+   * head: the trunk's features (pooled), L2-normalised, are the embedding, as a pretrained
+   * descriptor is used as it is; with the trunk frozen, nothing trains.
+   */
+  readonly head?: readonly number[] | 'none';
+  /** Embedding dimension (default 64; with no head, the trunk's feature size). */
   readonly embeddingDim?: number;
 }
 
@@ -72,7 +76,7 @@ export const TRAINED_STAGE = 'trained_stage';
  * trunk's layers are shared, not copied: build one network per loaded trunk.
  */
 export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel | PretrainedGraph, images: tfl.SymbolicTensor, nextSeed: () => number): tfl.SymbolicTensor {
-  const embeddingDim = requireNumber('embeddingDim', config.embeddingDim ?? 64, { integer: true, min: 1 });
+  const embeddingDim = config.head === 'none' ? 0 : requireNumber('embeddingDim', config.embeddingDim ?? 64, { integer: true, min: 1 });
   const range = RANGES[config.inputRange ?? '0-1'];
   require(range !== undefined, () => `unknown input range '${config.inputRange}' (expected ${Object.keys(RANGES).join(', ')})`);
   const [nativeHeight, nativeWidth, channels] = trunk instanceof PretrainedGraph ? trunk.inputShape : (trunk.inputs[0]!.shape.slice(1) as number[]);
@@ -92,6 +96,10 @@ export function backboneNetwork(config: BackboneConfig, trunk: tfl.LayersModel |
   const head = (x: tfl.SymbolicTensor): tfl.SymbolicTensor => {
     if (x.shape.length === 4) x = tfl.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
     else if (x.shape.length !== 2) x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
+    if (config.head === 'none') {
+      require(config.embeddingDim === undefined || config.embeddingDim === x.shape[1], () => `with no head the embedding is the trunk's ${x.shape[1]} features: embeddingDim ${config.embeddingDim} cannot be had`);
+      return new L2Normalize({}).apply(x) as tfl.SymbolicTensor;
+    }
     for (const [i, units] of (config.head ?? []).entries()) {
       requireNumber('head layer width', units, { integer: true, min: 1 });
       x = tfl.layers.dense({ name: `${HEAD_PREFIX}hidden_${i}`, units, activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }) }).apply(x) as tfl.SymbolicTensor;

@@ -61,8 +61,12 @@ export interface CustomConfig {
 /** Which network maps an image to its embedding. */
 export type ModelConfig = MlpConfig | CnnConfig | EnsembleConfig | BackboneConfig | CustomConfig;
 
-/** Embedding dimension of each independently trained part of `config`: one entry, or one per ensemble member. */
+/**
+ * Embedding dimension of each independently trained part of `config`: one entry, or one per
+ * ensemble member. A backbone with no head has its trunk's: build the model and read its output.
+ */
 export function memberDimensions(config: ModelConfig): number[] {
+  require(config.kind !== 'backbone' || config.head !== 'none', "a backbone with no head embeds in its trunk's feature size: build the model and read its output's");
   const members: ReadonlyArray<{ embeddingDim?: number }> = config.kind === 'ensemble' ? config.members.map((member) => member.network) : [config];
   return members.map((network) => requireNumber('embeddingDim', network.embeddingDim ?? 64, { integer: true, min: 1 }));
 }

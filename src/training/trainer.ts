@@ -9,7 +9,7 @@ import { DEFAULT_FITTING } from '../data/image-format.js';
 import { trainingStages, trunkWeightNames } from '../models/backbone.js';
 import { StepInputs } from './step-inputs.js';
 import { loadBackbone } from '../models/backbone-file.js';
-import { createModel, customEmbeddingNetwork, embeddingDimension, memberDimensions, type ModelConfig, type Preprocessing } from '../models/model-config.js';
+import { createModel, customEmbeddingNetwork, memberDimensions, type ModelConfig, type Preprocessing } from '../models/model-config.js';
 import type { PretrainedGraph } from '../models/graph-trunk-layer.js';
 import { saveModel, type ModelMetadata } from '../models/model-files.js';
 import type { VerificationRecord } from '../models/model-format.js';
@@ -164,17 +164,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   require(settings.earlyStopPatience === undefined || split.validation !== undefined, `${dataset.name} has no validation split here (${split.description}): early stopping needs one`);
   const sampler = new PKSampler({ labels: trainLabels, p: settings.p, k: settings.k, seed });
   const stepsPerEpoch = Math.min(sampler.batchesPerEpoch, settings.stepsPerEpoch ?? Infinity);
-  const members = memberDimensions(settings.model);
   const loss = makeLoss(settings.loss, { margin: settings.margin });
   makeMiner(settings.miner, { margin: settings.margin, seed }); // fails early on a bad name
   const training = trainingRecord(settings, fold);
-  const metadata = {
-    config: settings.model,
-    preprocessing,
-    embeddingDim: embeddingDimension(settings.model),
-    dataset: datasetRecord(dataset, split, fold),
-    training,
-  };
   const checkpoints = outDir ? join(outDir, 'checkpoints') : undefined;
   const log = outDir ? join(outDir, 'train-log.jsonl') : undefined;
   if (outDir) await prepareRunFolder(outDir, { resume: settings.resume, overwrite: settings.overwrite });
@@ -215,18 +207,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     model ??= custom?.model ?? createModel(settings.model, preprocessing, seed, settings.model.kind === 'backbone' ? (options.trunk ?? (await loadBackbone(settings.model.path!))) : undefined);
     const stages = trainingStages(model);
+    const embeddingDim = model.outputs[0]!.shape.at(-1) as number;
+    const members = settings.model.kind === 'ensemble' ? memberDimensions(settings.model) : [embeddingDim];
+    const metadata = { config: settings.model, preprocessing, embeddingDim, dataset: datasetRecord(dataset, split, fold), training };
+    // A frozen trunk with no head (a pretrained descriptor used as it is) has nothing to train: the
+    // run chooses its threshold on validation, tests it once and saves it.
+    const nothingToTrain = stages.trained.trainableWeights.length === 0;
+    if (nothingToTrain) await emit({ type: 'warning', message: 'the model has nothing to train (a frozen trunk with no head): it is evaluated on validation and test, and saved, as it is' });
     require(options.trunkLearningRate === undefined || trunkWeightNames(stages.trained).length > 0, 'a trunk learning rate (--trunk-lr) needs trunk layers that train: this trunk is wholly frozen (a graph model always is; give a layers model and --freeze-up-to)');
     if (settings.trunkLearningRate !== settings.learningRate && optimizer instanceof FusedAdam) {
       const scale = settings.trunkLearningRate / settings.learningRate;
       optimizer.setLearningRateScales(new Map(trunkWeightNames(stages.trained).map((name) => [name, scale])));
     }
-    stepInputs = await StepInputs.create(dataset, settings.augment, stages.frozen, settings.cacheFrozenFeatures, split.train);
+    if (!nothingToTrain) stepInputs = await StepInputs.create(dataset, settings.augment, stages.frozen, settings.cacheFrozenFeatures, split.train);
     for (const message of warningsOf(settings, split, dataset)) await emit({ type: 'warning', message });
     await emit({ type: 'start', startEpoch: state.epoch, epochs, stepsPerEpoch, batchSize: sampler.batchSize, p: settings.p, k: settings.k, ...(resumedFrom ? { resumedFrom } : {}) });
 
     let stoppedEarly = false;
     let lastValidation: EvaluationReport | undefined;
-    for (let epoch = state.epoch; epoch < epochs; epoch++) {
+    for (let epoch = state.epoch; stepInputs !== undefined && epoch < epochs; epoch++) {
       const epochStarted = performance.now();
       const { meanLoss, meanActiveFraction, dataWaitSeconds } = await trainEpoch(
         { trained: stages.trained, stepInputs, optimizer, loss, members, settings, dataset, split, emit, checkpoints, dataWait },
