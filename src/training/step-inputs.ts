@@ -64,11 +64,6 @@ export class StepInputs {
     return new StepInputs(dataset, augment, frozen, features);
   }
 
-  /** Whether the frozen stage's outputs are cached. */
-  get cached(): boolean {
-    return this.cache !== undefined;
-  }
-
   /**
    * The batches of dataset indices `batches`, in order, each read one batch ahead of the one asked
    * for. Augmentation draws from `random` batch after batch, as reading them one by one would.
@@ -117,11 +112,6 @@ export class StepInputs {
       const values = tf.tensor(batch.values, batch.shape);
       return batch.throughFrozen && frozen ? (frozen.apply(values, { training: false }) as tf.Tensor) : values;
     });
-  }
-
-  /** The trained stage's input for the images at dataset `indices`, read now (a new tensor: the caller disposes it). */
-  async batch(indices: Int32Array, random: SeededRandom): Promise<tf.Tensor> {
-    return this.tensor(await this.batches([indices], random, 0).next());
   }
 
   /** Deletes the feature file, if there is one. */
